@@ -1,0 +1,98 @@
+"""One typed settings object for the whole project (environment prefix ``NEWSLEDGER_``).
+
+Every knob lives here; nothing reads ``os.environ`` for its own configuration. Build one with
+``Settings()`` (environment + defaults) or ``Settings(db=...)`` in tests, and pass it down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Configuration of newsledger. Each field can be set as ``NEWSLEDGER_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLEDGER_", extra="ignore")
+
+    # --- storage -----------------------------------------------------------------------
+    db: Path = Field(Path("data/newsledger.duckdb"), description="DuckDB ledger file")
+    lock_timeout_seconds: float = Field(
+        120.0, description="How long a writer waits for another process's file lock"
+    )
+    batch_size: int = Field(100, ge=1, description="Inputs per write transaction / task")
+
+    # --- local files -----------------------------------------------------------------------
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest file loaded")
+    files_root: Path | None = Field(
+        None, description="Folder that file identities are relative to (default: the folder given)"
+    )
+
+    # --- orchestration ---------------------------------------------------------------------
+    orchestration: Literal["auto", "prefect", "local"] = Field(
+        "auto",
+        description="auto: a Prefect flow run when PREFECT_API_URL points at a live server, "
+        "else run the same steps in-process; prefect: always a flow run; local: never",
+    )
+    prefect_home: Path = Field(Path(".prefect"), description="Project-local PREFECT_HOME")
+
+    # --- web (fetching) ---------------------------------------------------------------------
+    user_agent: str = Field("newsledger/0.1 (+https://github.com/newsledger/newsledger)")
+    contact: str | None = Field(None, description="Contact (mail or URL) added to User-Agent")
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = Field(60.0, description="Deadline for one whole response")
+    max_redirects: int = 5
+    max_response_bytes: int = Field(10 * 1024 * 1024, description="Cap on the raw body")
+    max_decompressed_bytes: int = Field(
+        30 * 1024 * 1024, description="Cap on the body after gzip/brotli/deflate decoding"
+    )
+    max_retries: int = 3
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    per_host_concurrency: int = 2
+    per_host_delay_seconds: float = 1.0
+    global_concurrency: int = 32
+    respect_robots: bool = True
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts or CIDR ranges exempt from the private-address guard (comma list)",
+    )
+    max_failure_attempts: int = Field(5, description="Give up a failing URL after this many")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def full_user_agent(self) -> str:
+        return f"{self.user_agent} {self.contact}" if self.contact else self.user_agent
+
+    def allowed_networks(self) -> list[Network]:
+        """The CIDR entries of ``allowed_hosts`` (plain addresses become /32 or /128)."""
+        networks: list[Network] = []
+        for entry in self.allowed_hosts:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue  # a host name, matched by name
+        return networks
+
+    def allowed_names(self) -> set[str]:
+        """The host-name entries of ``allowed_hosts``, lower-cased."""
+        names: set[str] = set()
+        for entry in self.allowed_hosts:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                names.add(entry.lower().strip("[]"))
+        return names
