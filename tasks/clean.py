@@ -1,0 +1,222 @@
+"""Clean stage: raw bytes → normalised blocks of text (paragraphs, headings, lists, quotes).
+
+Text files in the seed format (optional header block, paragraphs separated by blank lines) are
+parsed here; HTML goes through trafilatura (main text, boilerplate dropped) and htmldate
+(original vs updated date). All text is Unicode NFC with white space folded inside a block;
+blocks are joined by one blank line, so paragraph breaks survive.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import version
+from typing import Any, Literal
+
+from newsledger.tasks.errors import ExtractionError
+from newsledger.tasks.load import decode_text
+from newsledger.tasks.models import SourceDocument
+
+# Bump when the output of clean/metadata changes for the same input: stored raw pages are
+# then re-extracted instead of skipped, and each revision records the version that made it.
+EXTRACTOR_REVISION = 1
+
+BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
+
+WHITESPACE = re.compile(r"\s+")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# " date 2025-09-02 By Tal Shalev and Dana Karni, CNN"
+HEADER_DATE_LINE = re.compile(
+    r"^\s*date\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<byline>[Bb]y\s+.+?))?\s*$"
+)
+HEADER_BYLINE_LINE = re.compile(r"^\s*(?P<byline>By\s+.+?)\s*$")
+HEADER_FIELD_LINE = re.compile(
+    r"^\s*(?P<key>url|title|outlet|language|published|modified|updated|authors?|byline)"
+    r"\s*:\s*(?P<value>.*?)\s*$",
+    re.IGNORECASE,
+)
+SENTENCE_END = ".!?…:;,"
+CLOSING_QUOTES = "\"'’”»)]"
+MAX_HEADING_WORDS = 14
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: BlockKind
+    text: str
+
+
+@dataclass(frozen=True)
+class CleanedDocument:
+    """Normalised article text as blocks, plus what the source said about itself."""
+
+    blocks: tuple[Block, ...]
+    header: dict[str, str] = field(default_factory=dict)  # text files: date, byline, url, …
+    page: dict[str, Any] = field(default_factory=dict)  # HTML: trafilatura + htmldate fields
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(block.text for block in self.blocks)
+
+
+def normalize_block(text: str) -> str:
+    """NFC, every run of white space folded to one space, trimmed."""
+    return WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def normalize_text(text: str) -> str:
+    """Normalise a whole text: NFC, white space folded inside paragraphs, breaks kept."""
+    paragraphs = (normalize_block(p) for p in PARAGRAPH_BREAK.split(text.replace("\r\n", "\n")))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+@cache
+def extractor_version(kind: str) -> str:
+    """Which code produced a revision, e.g. ``html-1+trafilatura-2.3.1+htmldate-1.11.0``."""
+    if kind == "text":
+        return f"text-{EXTRACTOR_REVISION}"
+    return (
+        f"html-{EXTRACTOR_REVISION}+trafilatura-{version('trafilatura')}"
+        f"+htmldate-{version('htmldate')}"
+    )
+
+
+# --- plain text (seed format) -----------------------------------------------------------------
+
+
+def split_header(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Split the optional header block off the top of a text file."""
+    header: dict[str, str] = {}
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip():
+            break
+        if match := HEADER_DATE_LINE.match(line):
+            header["date"] = match.group("date")
+            if match.group("byline"):
+                header["byline"] = match.group("byline")
+        elif (match := HEADER_FIELD_LINE.match(line)) and match.group("value"):
+            key = match.group("key").lower()
+            header[{"updated": "modified", "author": "authors"}.get(key, key)] = match.group(
+                "value"
+            )
+        elif header and (match := HEADER_BYLINE_LINE.match(line)):
+            header["byline"] = match.group("byline")
+        else:
+            break
+        index += 1
+    if not header:
+        return {}, lines
+    return header, lines[index:]
+
+
+def looks_like_heading(text: str) -> bool:
+    """A standalone short line with no sentence punctuation at its end is a section heading."""
+    words = text.split()
+    if not words or len(words) > MAX_HEADING_WORDS:
+        return False
+    stripped = text.rstrip(CLOSING_QUOTES)
+    if not stripped or stripped[-1] in SENTENCE_END:
+        return False
+    first = text.lstrip("\"'‘“«(")[:1]
+    return first.isupper() or first.isdigit()
+
+
+def clean_text_document(raw: bytes, name: str = "input") -> CleanedDocument:
+    text = decode_text(raw, name).lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    header, body_lines = split_header(text.split("\n"))
+    paragraphs = [
+        normalize_block(part) for part in PARAGRAPH_BREAK.split("\n".join(body_lines))
+    ]
+    paragraphs = [p for p in paragraphs if p]
+    if not paragraphs:
+        raise ExtractionError(f"{name}: no article text after the header")
+    blocks = []
+    for position, paragraph in enumerate(paragraphs):
+        inner = 0 < position < len(paragraphs) - 1
+        kind: BlockKind = "heading" if inner and looks_like_heading(paragraph) else "paragraph"
+        blocks.append(Block(kind, paragraph))
+    clean_header = {key: normalize_block(value) for key, value in header.items()}
+    return CleanedDocument(tuple(blocks), header=clean_header)
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def _element_text(element: Any) -> str:
+    return normalize_block("".join(element.itertext()))
+
+
+def _blocks_from_body(body: Any, title: str | None) -> list[Block]:
+    blocks: list[Block] = []
+    for element in body:
+        tag = element.tag
+        if tag == "head":
+            text = _element_text(element)
+            if text and not (not blocks and title and text == normalize_block(title)):
+                blocks.append(Block("heading", text))
+        elif tag == "p":
+            text = _element_text(element)
+            if text:
+                blocks.append(Block("paragraph", text))
+        elif tag == "list":
+            for item in element.iter("item"):
+                text = _element_text(item)
+                if text:
+                    blocks.append(Block("list", text))
+        elif tag == "quote":
+            text = _element_text(element)
+            if text:
+                blocks.append(Block("quote", text))
+        elif tag == "table":
+            for row in element.iter("row"):
+                cells = [_element_text(cell) for cell in row.iter("cell")]
+                text = " | ".join(c for c in cells if c)
+                if text:
+                    blocks.append(Block("table", text))
+    return blocks
+
+
+def clean_html_document(raw: bytes, name: str = "input", url: str | None = None) -> CleanedDocument:
+    """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
+    import htmldate
+    import trafilatura
+
+    tree = trafilatura.load_html(raw)
+    if tree is None:
+        raise ExtractionError(f"{name}: not parseable as HTML")
+    language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
+    modified = htmldate.find_date(tree, original_date=False, extensive_search=False, url=url)
+    document = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, include_tables=True
+    )
+    if document is None or document.body is None:
+        raise ExtractionError(f"{name}: trafilatura found no main text in the page")
+    blocks = _blocks_from_body(document.body, document.title)
+    if not blocks:
+        raise ExtractionError(f"{name}: trafilatura found no main text in the page")
+    page: dict[str, Any] = {
+        "title": document.title,
+        "author": document.author,
+        "url": document.url,
+        "hostname": document.hostname,
+        "sitename": document.sitename,
+        "description": document.description,
+        "published": document.date,
+        "modified": modified,
+        "categories": list(document.categories or []),
+        "tags": list(document.tags or []),
+        "html_lang": language,
+        "image": document.image,
+        "pagetype": document.pagetype,
+    }
+    return CleanedDocument(tuple(blocks), page=page)
+
+
+def clean_document(document: SourceDocument) -> CleanedDocument:
+    if document.kind == "text":
+        return clean_text_document(document.raw, document.source)
+    return clean_html_document(document.raw, document.source, url=document.url)

@@ -1,0 +1,65 @@
+"""Word-level differences between two revisions' texts (for change sizes and ``diff``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Literal
+
+TOKEN = re.compile(r"\n\n|\S+")  # words, with paragraph breaks kept as tokens
+PARAGRAPH = "\n\n"
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text or "")
+
+
+def word_changes(old: str, new: str) -> tuple[int, int]:
+    """(words added, words removed) going from ``old`` to ``new``."""
+    a, b = tokens(old), tokens(new)
+    added = removed = 0
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            removed += sum(1 for t in a[i1:i2] if t != PARAGRAPH)
+        if op in ("replace", "insert"):
+            added += sum(1 for t in b[j1:j2] if t != PARAGRAPH)
+    return added, removed
+
+
+@dataclass(frozen=True)
+class DiffPiece:
+    kind: Literal["same", "added", "removed", "gap"]
+    text: str
+
+
+def word_diff(old: str, new: str, context: int = 8) -> Iterator[DiffPiece]:
+    """Word diff as pieces; unchanged runs longer than ``2*context`` words become a gap."""
+    a, b = tokens(old), tokens(new)
+
+    def join(words: list[str]) -> str:
+        return " ".join(words).replace(" \n\n ", "\n\n").replace("\n\n ", "\n\n")
+
+    opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        if op == "equal":
+            same = a[i1:i2]
+            first, last = index == 0, index == len(opcodes) - 1
+            if len(same) > 2 * context or (first and len(same) > context) or (
+                last and len(same) > context
+            ):
+                head = [] if first else same[:context]
+                tail = [] if last else same[-context:]
+                if head:
+                    yield DiffPiece("same", join(head))
+                yield DiffPiece("gap", "…")
+                if tail:
+                    yield DiffPiece("same", join(tail))
+            else:
+                yield DiffPiece("same", join(same))
+            continue
+        if op in ("replace", "delete"):
+            yield DiffPiece("removed", join(a[i1:i2]))
+        if op in ("replace", "insert"):
+            yield DiffPiece("added", join(b[j1:j2]))

@@ -1,0 +1,270 @@
+"""Load stage: turn the paths a user gives (files, folders, globs) into raw source documents.
+
+``discover_files`` expands arguments into candidate files (or failures for paths that match
+nothing); ``read_document`` reads one file into a :class:`SourceDocument`, refusing
+unsupported, empty, binary, oversized and undecodable files with an :class:`InputError` that
+says why. Identity of a local file: ``file:`` + its path relative to the folder given (or
+``Settings.files_root``), or the ``url:`` stated in a text file's header.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import gzip
+import hashlib
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsledger.tasks.errors import (
+    BinaryInputError,
+    DecodeInputError,
+    EmptyInputError,
+    InputError,
+    MissingInputError,
+    OversizedInputError,
+    UnsupportedInputError,
+)
+from newsledger.tasks.models import FailedInput, SourceDocument, SourceKind
+
+# Suffix (lower-case, longest first) → kind of document.
+SUPPORTED_SUFFIXES: dict[str, SourceKind] = {
+    ".html.gz": "html",
+    ".htm.gz": "html",
+    ".txt.gz": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".txt": "text",
+    ".text": "text",
+}
+GLOB_CHARACTERS = re.compile(r"[*?\[]")
+HEADER_URL = re.compile(r"^\s*url:\s*(\S+)\s*$", re.IGNORECASE)
+SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """One candidate file and the folder its identity is relative to."""
+
+    path: Path
+    root: Path
+    explicit: bool  # named directly (or by a glob), not found by walking a folder
+
+    @property
+    def display(self) -> str:
+        return str(self.path)
+
+
+@dataclass
+class Discovery:
+    """What a list of path arguments expanded to."""
+
+    inputs: list[FileInput] = field(default_factory=list)
+    failures: list[FailedInput] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # files of other types inside folders
+
+
+def document_kind(path: Path) -> SourceKind | None:
+    name = path.name.lower()
+    for suffix, kind in SUPPORTED_SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(current) / name
+
+
+def _glob_root(pattern: str) -> Path:
+    """The deepest folder of a glob pattern that has no glob characters."""
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts:
+        if GLOB_CHARACTERS.search(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> Discovery:
+    """Expand files, folders (recursively) and glob patterns into candidate files.
+
+    Files met while walking a folder whose type we do not read are listed in ``skipped`` (a
+    folder of articles may hold a feed list or a README); a file named explicitly with an
+    unsupported type becomes a failure when it is read."""
+    discovery = Discovery()
+    seen: set[Path] = set()
+
+    def add(path: Path, root: Path, explicit: bool) -> None:
+        resolved = path.resolve()
+        if resolved in seen:
+            return
+        seen.add(resolved)
+        discovery.inputs.append(FileInput(path, files_root or root, explicit))
+
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_dir():
+            for found in _walk(path):
+                if document_kind(found) is None:
+                    discovery.skipped.append(found)
+                else:
+                    add(found, path, explicit=False)
+        elif path.is_file():
+            add(path, path.parent, explicit=True)
+        elif GLOB_CHARACTERS.search(argument):
+            matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
+            files = [m for m in matches if m.is_file() and not _is_hidden(m)]
+            if not files:
+                discovery.failures.append(_missing(argument, "the pattern matches no file"))
+            for match in files:
+                add(match, _glob_root(argument), explicit=True)
+        else:
+            discovery.failures.append(_missing(argument, "no such file or folder"))
+    return discovery
+
+
+def _missing(argument: str, why: str) -> FailedInput:
+    error = MissingInputError(f"{argument}: {why}")
+    return FailedInput(argument, error.stage, error.code, error.message)
+
+
+def file_identity(path: Path, root: Path) -> str:
+    """``file:`` + the path relative to ``root`` in POSIX form (stable across checkouts)."""
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = Path(os.path.relpath(path.resolve(), root.resolve()))
+    return "file:" + relative.as_posix()
+
+
+def _gunzip_bounded(raw: bytes, limit: int, name: str) -> bytes:
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
+    if len(data) > limit:
+        raise OversizedInputError(
+            f"{name}: decompresses to more than {limit:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
+        )
+    if not decompressor.eof:
+        raise DecodeInputError(f"{name}: truncated gzip file")
+    return data
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes in the first 8 KiB (outside UTF-16/32 text) mean a binary file."""
+    head = data[:SNIFF_BYTES]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    return b"\x00" in head
+
+
+def decode_text(raw: bytes, name: str = "input") -> str:
+    """Decode text bytes: BOMs, then UTF-8, then detection (charset-normalizer)."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DecodeInputError(f"{name}: invalid {encoding} text ({exc})") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise DecodeInputError(f"{name}: could not detect the text encoding")
+    return str(best)
+
+
+def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
+    """Read one file into a :class:`SourceDocument` or raise an :class:`InputError`."""
+    path = item.path
+    kind = document_kind(path)
+    if kind is None:
+        suffix = "".join(path.suffixes[-2:]) or "(none)"
+        raise UnsupportedInputError(
+            f"{path}: unsupported file type {suffix}; newsledger reads "
+            + ", ".join(sorted(SUPPORTED_SUFFIXES))
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise OversizedInputError(
+                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
+                "(NEWSLEDGER_MAX_FILE_BYTES)"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})", code="unreadable") from exc
+    if path.name.lower().endswith(".gz"):
+        raw = _gunzip_bounded(raw, max_bytes, str(path))
+    if not raw.strip():
+        raise EmptyInputError(f"{path}: the file is empty")
+    if looks_binary(raw):
+        raise BinaryInputError(f"{path}: binary content, not a {kind} article")
+    identity = file_identity(path, item.root)
+    url: str | None = None
+    if kind == "text":
+        # The header is ASCII in practice; a lossy decode of the head is enough to find it.
+        url = header_url(raw[:4096].decode("utf-8", "replace"))
+        if url:
+            identity = url
+    return SourceDocument(
+        identity=identity,
+        source=str(path),
+        kind=kind,
+        raw=raw,
+        raw_hash=hashlib.sha256(raw).hexdigest(),
+        url=url,
+    )
+
+
+def header_url(text: str) -> str | None:
+    """The normalised ``url:`` of a text file's header block, if it states one."""
+    for line in text.lstrip("\ufeff").splitlines():
+        if not line.strip():
+            return None
+        match = HEADER_URL.match(line)
+        if match:
+            from newsledger.tasks.urls import normalize_url
+
+            return normalize_url(match.group(1))
+    return None
+
+
+def load_documents(
+    items: Iterable[FileInput], max_bytes: int
+) -> list[SourceDocument | FailedInput]:
+    """Read many files; each becomes a document or a recorded failure, never an exception."""
+    results: list[SourceDocument | FailedInput] = []
+    for item in items:
+        try:
+            results.append(read_document(item, max_bytes))
+        except InputError as error:
+            results.append(FailedInput(item.display, error.stage, error.code, error.message))
+    return results

@@ -1,0 +1,211 @@
+"""Metadata stage: describe a cleaned article (authors, outlet, dates, dateline, lede, section
+headings, update notes, language, word count, canonical URL, content fingerprint).
+
+Nothing is invented: a field the source does not state stays ``None`` (or an empty list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from typing import Any
+
+from newsledger.tasks.clean import CleanedDocument
+from newsledger.tasks.models import ArticleContent, SourceDocument
+
+BYLINE_PREFIX = re.compile(r"^\s*(?:(?:written|reported|reporting|words)\s+)?by\s+", re.I)
+AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*", re.I)
+OUTLET_WORDS = re.compile(
+    r"\b(news|press|times|post|journal|herald|tribune|guardian|telegraph|agency|radio|tv|"
+    r"television|network|media|wire|daily|weekly|magazine|gazette|reuters|bbc|cnn|npr|afp)\b",
+    re.I,
+)
+# "(CNN) —", "WASHINGTON (AP) —", "LONDON, Sept 2 (Reuters) -", "GAZA CITY —"
+DATELINE = re.compile(
+    r"^(?P<dateline>\([^()\n]{1,40}\)|[A-Z][^()\n—–]{0,60}?\([^()\n]{1,40}\)|"
+    r"[A-Z][A-Z .,'’-]{1,40}[A-Z])\s*(?:—|–|--|-)\s+"
+)
+ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "st",
+    "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "no", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e",
+}
+SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
+UPDATE_NOTE = re.compile(
+    r"^(?:"
+    r"(?:This|The) (?:story|article|post|report|piece|page|headline|report) (?:has been|was|is|"
+    r"had been) (?:updated|corrected|amended|revised|changed)"
+    r"|(?:An|The) (?:earlier|previous) version of this (?:story|article|report|post)"
+    r"|Corrections?\s*:|Editor[’']?s\s+[Nn]ote\s*:|Clarification\s*:"
+    r"|Updated?(?:\s+(?:at|on)?\s*[^:]{0,40})?:"
+    r")",
+    re.I,
+)
+WORD = re.compile(r"\w+(?:[’'-]\w+)*")
+
+
+def split_byline(byline: str) -> tuple[list[str], str | None]:
+    """Split a byline into authors and the outlet it names, if any.
+
+    ``"By Tal Shalev and Dana Karni, CNN"`` → ``(["Tal Shalev", "Dana Karni"], "CNN")``;
+    ``"A, B and C"`` → three authors; ``"A; B"`` → two."""
+    text = BYLINE_PREFIX.sub("", byline.strip()).strip(" ,;")
+    outlet: str | None = None
+    if "," in text:
+        head, last = text.rsplit(",", 1)
+        last = last.strip()
+        if _looks_like_outlet(last):
+            outlet, text = last, head
+    return split_authors(text), outlet
+
+
+def _looks_like_outlet(segment: str) -> bool:
+    words = segment.split()
+    if not words or len(words) > 5 or re.search(r"\band\b|&", segment, re.I):
+        return False
+    if len(words) == 1:  # "CNN", "Reuters": a person's byline name has two words or more
+        return True
+    return segment.isupper() or bool(OUTLET_WORDS.search(segment)) or segment.startswith("The ")
+
+
+def split_authors(text: str) -> list[str]:
+    authors: list[str] = []
+    for part in AUTHOR_SEPARATORS.split(BYLINE_PREFIX.sub("", text or "")):
+        name = " ".join(part.split()).strip(" .")
+        if name and name.lower() not in {"and", "by", "staff"} and name not in authors:
+            authors.append(name)
+    return authors
+
+
+def split_dateline(paragraph: str) -> tuple[str | None, str]:
+    """``"(CNN) — Tensions…"`` → ``("CNN", "Tensions…")``; no dateline → ``(None, paragraph)``."""
+    match = DATELINE.match(paragraph)
+    if not match:
+        return None, paragraph
+    dateline = match.group("dateline").strip()
+    if dateline.startswith("(") and dateline.endswith(")"):
+        dateline = dateline[1:-1].strip()
+    return dateline, paragraph[match.end():]
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    sentences: list[str] = []
+    start = 0
+    for match in SENTENCE_BOUNDARY.finditer(paragraph):
+        candidate = paragraph[start:match.start()].strip()
+        last_word = candidate.rsplit(None, 1)[-1].rstrip(".").lower() if candidate else ""
+        if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            continue
+        sentences.append(candidate)
+        start = match.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def find_update_notes(paragraphs: list[str]) -> list[str]:
+    notes: list[str] = []
+    for paragraph in paragraphs:
+        for sentence in split_sentences(paragraph):
+            if UPDATE_NOTE.match(sentence) and sentence not in notes:
+                notes.append(sentence)
+    return notes
+
+
+def detect_language(text: str, hint: str | None = None) -> str | None:
+    """ISO 639-1 code of the text (py3langid); the page's own ``lang`` when text is too short."""
+    sample = text[:3000]
+    if len(WORD.findall(sample)) >= 5:
+        import py3langid
+
+        code, _score = py3langid.classify(sample)
+        return str(code)
+    if hint:
+        return hint.split("-")[0].lower()[:2] or None
+    return None
+
+
+def content_fingerprint(title: str | None, authors: list[str], text: str) -> str:
+    """SHA-256 of the canonical JSON of the normalised content (title, authors, text)."""
+    canonical = json.dumps(
+        {"title": title, "authors": authors, "text": text},
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", value.strip())
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleContent:
+    """Build the stored description of an article from its cleaned blocks and source fields."""
+    header, page = cleaned.header, cleaned.page
+    paragraphs = [b.text for b in cleaned.blocks if b.kind != "heading"]
+    headings = [b.text for b in cleaned.blocks if b.kind == "heading"]
+
+    authors: list[str] = []
+    outlet: str | None = header.get("outlet")
+    if "authors" in header:
+        authors = split_authors(header["authors"])
+    elif "byline" in header:
+        authors, byline_outlet = split_byline(header["byline"])
+        outlet = outlet or byline_outlet
+    elif page.get("author"):
+        authors = split_authors(str(page["author"]))
+    outlet = outlet or page.get("sitename") or None
+
+    dateline: str | None = None
+    lede: str | None = None
+    if paragraphs:
+        dateline, first_body = split_dateline(paragraphs[0])
+        sentences = split_sentences(first_body)
+        lede = sentences[0] if sentences else None
+
+    title = header.get("title") or page.get("title") or None
+    text = cleaned.text
+    published = parse_date(header.get("published") or header.get("date") or page.get("published"))
+    modified = parse_date(header.get("modified") or page.get("modified"))
+    if modified is not None and modified == published and not header.get("modified"):
+        modified = None  # the page states no update; htmldate fell back to the original date
+    canonical = header.get("url") or page.get("url") or document.url
+    if canonical:
+        from newsledger.tasks.urls import normalize_url
+
+        canonical = normalize_url(canonical) or canonical
+    language = header.get("language") or detect_language(text, page.get("html_lang"))
+
+    extra: dict[str, Any] = {"source_kind": document.kind}
+    if header:
+        extra["header"] = header
+    for key in ("description", "sitename", "hostname", "categories", "tags", "image", "pagetype"):
+        if page.get(key):
+            extra[key] = page[key]
+    return ArticleContent(
+        title=title,
+        authors=tuple(authors),
+        outlet=outlet,
+        published_at=published,
+        modified_at=modified,
+        language=language,
+        text=text,
+        word_count=len(WORD.findall(text)),
+        lede=lede,
+        dateline=dateline,
+        section_headings=tuple(headings),
+        update_notes=tuple(find_update_notes(paragraphs)),
+        canonical_url=canonical,
+        content_hash=content_fingerprint(title, authors, text),
+        metadata=extra,
+    )

@@ -1,0 +1,180 @@
+"""The ingest pipeline as plain functions: prepare a batch (load → clean → metadata), store it
+(one transaction), and the run that strings batches together.
+
+``run_file_ingest`` is written once and takes its steps as an :class:`IngestSteps` value:
+``PLAIN_STEPS`` (these functions, for the CLI's in-process fast path) or the Prefect task
+wrappers from ``tasks/prefect_tasks.py`` (for flow runs), so both paths do exactly the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from newsledger.tasks.clean import clean_document, extractor_version
+from newsledger.tasks.errors import NewsledgerError
+from newsledger.tasks.load import Discovery, FileInput, discover_files, load_documents
+from newsledger.tasks.metadata import describe
+from newsledger.tasks.models import (
+    ExtractedArticle,
+    FailedInput,
+    KnownUnchanged,
+    PreparedItem,
+    RunSummary,
+    SourceDocument,
+    StoredOutcome,
+)
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import LastObservation, begin_run, finish_run, last_observations, write_batch
+
+T = TypeVar("T")
+MAX_STALE_ROUNDS = 3
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def extract_document(document: SourceDocument) -> ExtractedArticle | FailedInput:
+    """Clean and describe one document; any error becomes a recorded failure with its reason."""
+    try:
+        content = describe(document, clean_document(document))
+    except NewsledgerError as error:
+        return FailedInput(document.source, error.stage, error.code, error.message,
+                           document.identity, document.raw_hash)
+    except Exception as error:  # an extractor bug must not stop the run: record it
+        return FailedInput(
+            document.source, "clean", "extractor_crash",
+            f"{document.source}: the extractor failed ({type(error).__name__}: {error})",
+            document.identity, document.raw_hash,
+        )
+    return ExtractedArticle(document, content, extractor_version(document.kind))
+
+
+def prepare_documents(
+    documents: Sequence[SourceDocument], known: dict[str, LastObservation]
+) -> list[PreparedItem]:
+    """Extract each document, unless its raw bytes and extractor version are exactly what was
+    seen last time (then it is ``KnownUnchanged`` and extraction is skipped)."""
+    prepared: list[PreparedItem] = []
+    for document in documents:
+        last = known.get(document.identity)
+        version = extractor_version(document.kind)
+        if (
+            last is not None
+            and last.content_hash
+            and last.raw_hash == document.raw_hash
+            and last.extractor_version == version
+        ):
+            prepared.append(KnownUnchanged(document, last.content_hash, version))
+        else:
+            prepared.append(extract_document(document))
+    return prepared
+
+
+def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[PreparedItem]:
+    """Load a batch of files and extract what is new (one short read of the ledger)."""
+    loaded = load_documents(batch, settings.max_file_bytes)
+    documents = [item for item in loaded if isinstance(item, SourceDocument)]
+    known = last_observations(settings, [d.identity for d in documents])
+    extracted = iter(prepare_documents(documents, known))
+    return [next(extracted) if isinstance(item, SourceDocument) else item for item in loaded]
+
+
+def store_batch(
+    settings: Settings, run_id: str, prepared: Sequence[PreparedItem]
+) -> list[StoredOutcome]:
+    """Write a prepared batch. Sources skipped as unchanged whose article was revised by another
+    process meanwhile come back stale: they are extracted and written again."""
+    outcomes, stale = write_batch(settings, run_id, prepared)
+    for _round in range(MAX_STALE_ROUNDS):
+        if not stale:
+            break
+        redo = prepare_documents([item.document for item in stale], known={})
+        more, stale = write_batch(settings, run_id, redo)
+        outcomes.extend(more)
+    if stale:
+        outcomes.extend(
+            StoredOutcome("failed", item.document.source, None, stage="store", error="contention",
+                          message=f"{item.document.source}: kept changing under concurrent writers")
+            for item in stale
+        )
+    return outcomes
+
+
+@dataclass(frozen=True)
+class IngestSteps:
+    """The steps of a file ingest; plain functions or Prefect tasks with the same signatures."""
+
+    discover: Callable[[Sequence[str], Settings], Discovery]
+    begin: Callable[..., None]
+    prepare: Callable[[Settings, Sequence[FileInput]], list[PreparedItem]]
+    store: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
+    finish: Callable[..., None]
+
+
+def discover(arguments: Sequence[str], settings: Settings) -> Discovery:
+    return discover_files(arguments, settings.files_root)
+
+
+PLAIN_STEPS = IngestSteps(discover, begin_run, prepare_file_batch, store_batch, finish_run)
+
+
+def run_file_ingest(
+    arguments: Sequence[str],
+    settings: Settings,
+    *,
+    steps: IngestSteps = PLAIN_STEPS,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> RunSummary:
+    """Ingest files, folders and globs: every input ends stored, unchanged or failed."""
+    run_id = run_id or new_run_id()
+    discovery = steps.discover(list(arguments), settings)
+    steps.begin(settings, run_id, "ingest_files", orchestrator=orchestrator,
+                arguments={"paths": list(arguments)}, prefect_flow_run_id=prefect_flow_run_id)
+    summary = RunSummary(run_id, "ingest_files", skipped=len(discovery.skipped))
+    status = "failed"
+    try:
+        if discovery.failures:
+            summary.add(steps.store(settings, run_id, discovery.failures))
+        total = len(discovery.inputs)
+        done = 0
+        for batch in chunks(discovery.inputs, settings.batch_size):
+            summary.add(steps.store(settings, run_id, steps.prepare(settings, batch)))
+            done += len(batch)
+            if on_progress is not None:
+                on_progress(done, total)
+        status = "completed"
+    finally:
+        steps.finish(settings, run_id, new=summary.new, revised=summary.revised,
+                     unchanged=summary.unchanged, failed=summary.failed,
+                     skipped=summary.skipped, status=status)
+    return summary
+
+
+def ingest_paths(arguments: Sequence[str], settings: Settings, **options: Any) -> RunSummary:
+    """Convenience for tests and scripts: the plain (no Prefect) file ingest."""
+    return run_file_ingest(arguments, settings, **options)
+
+
+__all__ = [
+    "PLAIN_STEPS",
+    "IngestSteps",
+    "chunks",
+    "extract_document",
+    "ingest_paths",
+    "prepare_documents",
+    "prepare_file_batch",
+    "run_file_ingest",
+    "store_batch",
+]

@@ -1,0 +1,462 @@
+"""Store stage: the DuckDB revision ledger.
+
+The file is opened for writing only for one short batch transaction at a time (DuckDB lets a
+single process hold a read-write file, and then no other process may open it at all), so a
+reader can get in between batches and two ingests interleave instead of failing: opening
+retries on the file lock until ``Settings.lock_timeout_seconds``. Schema changes are numbered
+SQL migrations in ``tasks/sql/migrations``; every other statement is a ``.sql`` file in
+``tasks/sql``. Revisions are only ever inserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newsledger.tasks.diff import word_changes
+from newsledger.tasks.errors import DatabaseLockedError, StoreError
+from newsledger.tasks.models import (
+    ExtractedArticle,
+    FailedInput,
+    KnownUnchanged,
+    PreparedItem,
+    StoredOutcome,
+    article_id_for,
+)
+from newsledger.tasks.settings import Settings
+
+SQL_DIR = Path(__file__).parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+LOCK_MESSAGE = re.compile(r"lock", re.IGNORECASE)
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of ``tasks/sql/<name>.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = MIGRATION_NAME.match(path.name)
+        if not match:
+            raise StoreError(f"migration file {path.name} is not named NNN_name.sql")
+        found.append((int(match.group(1)), match.group(2), path))
+    return found
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations, each in its own transaction. Returns the versions applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, path in migrations():
+        if version in done:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
+            )
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_lock_error(error: Exception) -> bool:
+    return isinstance(error, duckdb.IOException) and bool(LOCK_MESSAGE.search(str(error)))
+
+
+def connect_with_retry(
+    path: Path,
+    *,
+    read_only: bool,
+    timeout: float,
+    config: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (with jittered backoff) while another process holds its lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.Error as error:
+            if not _is_lock_error(error):
+                raise StoreError(f"cannot open the ledger {path}: {error}") from error
+            if time.monotonic() >= deadline:
+                raise DatabaseLockedError(
+                    f"the ledger {path} stayed locked by another process for {timeout:.0f} s "
+                    "(raise NEWSLEDGER_LOCK_TIMEOUT_SECONDS, or stop the other writer)"
+                ) from error
+            time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-write connection with the schema migrated. Close it quickly."""
+    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
+    try:
+        migrate(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_ledger(settings: Settings) -> list[int]:
+    """Create the ledger file and apply migrations; returns the versions applied now."""
+    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
+    try:
+        return migrate(conn)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def open_reader(
+    settings: Settings,
+    *,
+    locked_down: bool = True,
+    query_timeout: float | None = 60.0,
+    memory_limit: str = "2GB",
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection safe to hand a user's SQL: no writes, no access to other files,
+    no extension installs, configuration locked, a memory cap and a query time limit."""
+    if not settings.db.exists():
+        raise StoreError(
+            f"no ledger at {settings.db}: run `newsledger ingest PATH` first "
+            "(or point --db / NEWSLEDGER_DB at an existing ledger)"
+        )
+    config: dict[str, Any] = {}
+    if locked_down:
+        config = {
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": memory_limit,
+            "max_temp_directory_size": "0GB",
+        }
+    conn = connect_with_retry(
+        settings.db, read_only=True, timeout=settings.lock_timeout_seconds, config=config
+    )
+    timer: threading.Timer | None = None
+    try:
+        if locked_down:
+            conn.execute("SET lock_configuration = true")
+        if query_timeout:
+            timer = threading.Timer(query_timeout, conn.interrupt)
+            timer.daemon = True
+            timer.start()
+        yield conn
+    finally:
+        if timer is not None:
+            timer.cancel()
+        conn.close()
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def begin_run(
+    settings: Settings,
+    run_id: str,
+    flow: str,
+    *,
+    orchestrator: str,
+    arguments: dict[str, Any],
+    prefect_flow_run_id: str | None = None,
+) -> None:
+    """Record the start of a run; runs of this host whose process died are marked crashed."""
+    host = socket.gethostname()
+    with open_writer(settings) as conn:
+        dead = [
+            run
+            for run, pid in conn.execute(sql("running_runs"), {"host": host}).fetchall()
+            if pid is not None and pid != os.getpid() and not _process_alive(pid)
+        ]
+        conn.execute("BEGIN TRANSACTION")
+        if dead:
+            conn.execute(
+                "UPDATE ingest_runs SET status = 'crashed' WHERE run_id IN (SELECT unnest($ids))",
+                {"ids": dead},
+            )
+        conn.execute(
+            sql("begin_run"),
+            {
+                "run_id": run_id,
+                "flow": flow,
+                "started_at": _now(),
+                "orchestrator": orchestrator,
+                "prefect_flow_run_id": prefect_flow_run_id,
+                "host": host,
+                "pid": os.getpid(),
+                "arguments": json.dumps(arguments, default=str),
+            },
+        )
+        conn.execute("COMMIT")
+
+
+def finish_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    new: int,
+    revised: int,
+    unchanged: int,
+    failed: int,
+    skipped: int,
+    status: str = "completed",
+) -> None:
+    with open_writer(settings) as conn:
+        conn.execute(
+            sql("finish_run"),
+            {
+                "run_id": run_id,
+                "finished_at": _now(),
+                "status": status,
+                "new": new,
+                "revised": revised,
+                "unchanged": unchanged,
+                "failed": failed,
+                "skipped": skipped,
+            },
+        )
+
+
+# --- the batch write ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LastObservation:
+    raw_hash: str | None
+    extractor_version: str | None
+    content_hash: str | None
+
+
+def last_observations(
+    settings: Settings, identities: Sequence[str]
+) -> dict[str, LastObservation]:
+    """What each identity looked like when last seen (to skip re-extracting unchanged bytes)."""
+    if not identities:
+        return {}
+    with open_writer(settings) as conn:
+        rows = conn.execute(sql("last_observations"), {"identities": list(identities)}).fetchall()
+    return {row[0]: LastObservation(row[1], row[2], row[3]) for row in rows}
+
+
+@dataclass
+class _Latest:
+    article_id: str
+    revision: int
+    content_hash: str
+    title: str | None
+    authors: list[str]
+    text: str
+    published_at: date | None
+    modified_at: date | None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sql(statement), {"rows": json.dumps(rows, default=_json_default)})
+
+
+def write_batch(
+    settings: Settings, run_id: str, items: Sequence[PreparedItem]
+) -> tuple[list[StoredOutcome], list[KnownUnchanged]]:
+    """Store one batch in ONE transaction and return what happened to each input.
+
+    Revision rule: an extracted article becomes a new revision only when its content hash
+    (title, authors, text) differs from the article's latest revision; otherwise it is an
+    ``unchanged`` observation. A source whose extraction was skipped (``KnownUnchanged``) is
+    checked against the latest revision; if another process stored a newer revision since,
+    it is handed back as *stale* to be extracted and written again."""
+    now = _now()
+    identities = sorted(
+        {item.document.identity for item in items if not isinstance(item, FailedInput)}
+        | {item.identity for item in items if isinstance(item, FailedInput) and item.identity}
+    )
+    outcomes: list[StoredOutcome] = []
+    stale: list[KnownUnchanged] = []
+    articles: list[dict[str, Any]] = []
+    aliases: list[dict[str, Any]] = []
+    revisions: list[dict[str, Any]] = []
+    observations: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+
+    with open_writer(settings) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            latest: dict[str, _Latest] = {}
+            article_of: dict[str, str] = {}
+            if identities:
+                for row in conn.execute(sql("latest_state"), {"identities": identities}).fetchall():
+                    identity, article_id = row[0], row[1]
+                    article_of[identity] = article_id
+                    if row[2] is not None:
+                        latest[article_id] = _Latest(article_id, *row[2:])
+
+            def observe(item_input: str, identity: str | None, article_id: str | None,
+                        outcome: str, revision: int | None, content_hash: str | None,
+                        raw_hash: str | None, extractor_version: str | None) -> None:
+                observations.append({
+                    "run_id": run_id, "article_id": article_id, "identity": identity,
+                    "input": item_input, "observed_at": now, "outcome": outcome,
+                    "revision": revision, "content_hash": content_hash, "raw_hash": raw_hash,
+                    "extractor_version": extractor_version,
+                })
+
+            for item in items:
+                if isinstance(item, FailedInput):
+                    article_id = article_of.get(item.identity or "")
+                    failures.append({
+                        "run_id": run_id, "input": item.input, "identity": item.identity,
+                        "stage": item.stage, "error": item.error, "message": item.message,
+                        "occurred_at": now,
+                    })
+                    observe(item.input, item.identity, article_id, "failed", None, None,
+                            item.raw_hash, None)
+                    outcomes.append(StoredOutcome(
+                        "failed", item.input, article_id, message=item.message,
+                        stage=item.stage, error=item.error,
+                    ))
+                    continue
+
+                document = item.document
+                article_id = article_of.get(document.identity)
+                current = latest.get(article_id) if article_id else None
+
+                if isinstance(item, KnownUnchanged):
+                    if current is None or current.content_hash != item.expected_content_hash:
+                        stale.append(item)
+                        continue
+                    observe(document.source, document.identity, current.article_id, "unchanged",
+                            current.revision, current.content_hash, document.raw_hash,
+                            item.extractor_version)
+                    outcomes.append(StoredOutcome(
+                        "unchanged", document.source, current.article_id, current.revision,
+                        current.title, document.url,
+                    ))
+                    continue
+
+                content = item.content
+                if article_id is None:
+                    article_id = article_id_for(document.identity)
+                    article_of[document.identity] = article_id
+                    articles.append({
+                        "article_id": article_id, "identity": document.identity,
+                        "source_kind": document.kind, "first_source": document.source,
+                        "first_seen_at": now,
+                    })
+                    aliases.append({"identity": document.identity, "article_id": article_id,
+                                    "added_at": now})
+                    current = latest.get(article_id)  # another identity may share the article
+                if current is not None and current.content_hash == content.content_hash:
+                    observe(document.source, document.identity, article_id, "unchanged",
+                            current.revision, current.content_hash, document.raw_hash,
+                            item.extractor_version)
+                    outcomes.append(StoredOutcome(
+                        "unchanged", document.source, article_id, current.revision,
+                        content.title, content.canonical_url or document.url,
+                    ))
+                    continue
+
+                if current is None:
+                    revision, outcome = 1, "new"
+                    added, removed, changed = content.word_count, 0, []
+                else:
+                    revision, outcome = current.revision + 1, "revised"
+                    added, removed = word_changes(current.text, content.text)
+                    changed = [
+                        name for name, before, after in (
+                            ("title", current.title, content.title),
+                            ("authors", list(current.authors or []), list(content.authors)),
+                            ("text", current.text, content.text),
+                            ("published_at", current.published_at, content.published_at),
+                            ("modified_at", current.modified_at, content.modified_at),
+                        ) if before != after
+                    ]
+                revisions.append({
+                    "article_id": article_id, "revision": revision, "observed_at": now,
+                    "run_id": run_id, "content_hash": content.content_hash,
+                    "raw_hash": document.raw_hash, "source": document.source,
+                    "title": content.title, "authors": list(content.authors),
+                    "outlet": content.outlet, "published_at": content.published_at,
+                    "modified_at": content.modified_at, "language": content.language,
+                    "lede": content.lede, "dateline": content.dateline,
+                    "section_headings": list(content.section_headings),
+                    "update_notes": list(content.update_notes),
+                    "canonical_url": content.canonical_url, "text": content.text,
+                    "word_count": content.word_count, "words_added": added,
+                    "words_removed": removed, "changed_fields": changed,
+                    "metadata": content.metadata, "extractor_version": item.extractor_version,
+                })
+                observe(document.source, document.identity, article_id, outcome, revision,
+                        content.content_hash, document.raw_hash, item.extractor_version)
+                latest[article_id] = _Latest(
+                    article_id, revision, content.content_hash, content.title,
+                    list(content.authors), content.text, content.published_at,
+                    content.modified_at,
+                )
+                outcomes.append(StoredOutcome(
+                    outcome, document.source, article_id, revision, content.title,
+                    content.canonical_url or document.url, added, removed,
+                ))
+
+            _insert(conn, "insert_articles", articles)
+            _insert(conn, "insert_identities", aliases)
+            _insert(conn, "insert_revisions", revisions)
+            _insert(conn, "insert_observations", observations)
+            _insert(conn, "insert_failures", failures)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return outcomes, stale
