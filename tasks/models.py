@@ -151,4 +151,9 @@ class RunSummary:
             "failed": self.failed,
             "skipped": self.skipped,
             "failures": [f.__dict__ for f in self.failures],
+            "stored": [
+                {"article_id": o.article_id, "revision": o.revision, "outcome": o.outcome,
+                 "title": o.title, "url": o.url}
+                for o in self.outcomes
+            ],
         }

@@ -1,0 +1,587 @@
+"""Feeds: the feed list (``seeds/feeds.yaml``) and parsing one fetched RSS/Atom document.
+
+Plain functions, no I/O besides reading the feed-list file: fetching is someone else's job.
+``parse_feed`` only ever hands feedparser an in-memory stream. Given a ``str`` feedparser
+fetches URLs and opens local paths, and given ``bytes`` it still tries ``open(body)`` first,
+so a response body that spells a local path (``b"/etc/passwd"``) would be read from disk.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import yaml
+
+from newsledger.tasks.errors import FeedError, FeedListError
+from newsledger.tasks.urls import normalize_url
+
+__all__ = [
+    "FeedEntry",
+    "FeedSpec",
+    "ParsedFeed",
+    "load_feed_list",
+    "parse_feed",
+    "parse_feed_list_text",
+    "parse_interval",
+]
+
+# --- the feed list ---------------------------------------------------------------------------
+
+FEED_KEYS = ("name", "url", "interval", "language", "enabled")
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+_INTERVAL_TOKEN = re.compile(r"\s*(\d+)\s*([a-z]*)\s*,?\s*(?:and\s+)?")
+_UNIT_MINUTES = {
+    "": 1,
+    "m": 1,
+    "min": 1,
+    "mins": 1,
+    "minute": 1,
+    "minutes": 1,
+    "h": 60,
+    "hr": 60,
+    "hrs": 60,
+    "hour": 60,
+    "hours": 60,
+    "d": 1440,
+    "day": 1440,
+    "days": 1440,
+}
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One entry of the feed list. ``url`` is kept as written (whitespace stripped);
+    ``interval_minutes``/``language`` are ``None`` when not given; ``line`` is 1-based."""
+
+    name: str
+    url: str
+    interval_minutes: int | None
+    language: str | None
+    enabled: bool = True
+    line: int = 0
+
+
+def load_feed_list(path: Path) -> list[FeedSpec]:
+    """Read and validate a feed-list YAML file. Raises ``FeedListError`` naming the file and
+    the line of the first problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FeedListError(f"{source}: feed list not found") from None
+    except UnicodeDecodeError as exc:
+        raise FeedListError(f"{source}: feed list is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise FeedListError(f"{source}: cannot read feed list: {exc.strerror or exc}") from None
+    return parse_feed_list_text(text, source=source)
+
+
+def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
+    """Parse feed-list YAML given as text (``source`` names it in error messages).
+
+    Format::
+
+        feeds:
+          - name: CNN top stories        # required, unique
+            url: http://rss.cnn.com/rss/edition.rss   # required, http(s), unique
+            interval: 15m                # optional: minutes as int, or "15m", "2h", "1d",
+                                         #   "30 minutes", "1h 30m"
+            language: en                 # optional language tag
+            enabled: false               # optional, default true
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        raise FeedListError(f"{source}:{line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise FeedListError(f"{source}: YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+
+    if root is None:
+        raise FeedListError(f"{source}:1: the file is empty; expected a top-level 'feeds:' list")
+    if not isinstance(root, yaml.MappingNode):
+        raise FeedListError(
+            f"{source}:{_line(root)}: expected a mapping with a top-level 'feeds:' list, "
+            f"found {_kind(root)}"
+        )
+    feeds_node: yaml.Node | None = None
+    for key_node, value_node in root.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if key == "feeds":
+            if feeds_node is not None:
+                raise FeedListError(f"{source}:{_line(key_node)}: 'feeds' is given twice")
+            feeds_node = value_node
+        else:
+            raise FeedListError(
+                f"{source}:{_line(key_node)}: unknown top-level key {key!r}; "
+                "only 'feeds' is allowed"
+            )
+    if feeds_node is None:
+        raise FeedListError(f"{source}:{_line(root)}: no top-level 'feeds:' list")
+    if not isinstance(feeds_node, yaml.SequenceNode):
+        if isinstance(feeds_node, yaml.ScalarNode) and feeds_node.tag.endswith(":null"):
+            return []  # "feeds:" with nothing under it
+        raise FeedListError(
+            f"{source}:{_line(feeds_node)}: 'feeds' must be a list of mappings, "
+            f"found {_kind(feeds_node)}"
+        )
+
+    specs: list[FeedSpec] = []
+    seen_urls: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for index, item in enumerate(feeds_node.value, start=1):
+        spec = _parse_entry(item, index, source)
+        where = f"{source}:{spec.line}: feed #{index} ({spec.name!r})"
+        key = normalize_url(spec.url) or spec.url
+        if key in seen_urls:
+            raise FeedListError(
+                f"{where}: duplicate url {spec.url!r} (already listed at line {seen_urls[key]})"
+            )
+        folded = spec.name.casefold()
+        if folded in seen_names:
+            raise FeedListError(
+                f"{where}: duplicate name {spec.name!r} "
+                f"(already used at line {seen_names[folded]})"
+            )
+        seen_urls[key] = spec.line
+        seen_names[folded] = spec.line
+        specs.append(spec)
+    return specs
+
+
+def parse_interval(value: object) -> int:
+    """Minutes from an int (minutes) or a duration string ("15m", "2h", "1d", "30 minutes",
+    "1h 30m", "90"). Raises ``ValueError`` for anything else or a duration < 1 minute."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration, not a boolean")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        pos = 0
+        minutes = 0
+        tokens = 0
+        while pos < len(text):
+            match = _INTERVAL_TOKEN.match(text, pos)
+            if match is None or match.end() == pos or match[2] not in _UNIT_MINUTES:
+                raise ValueError("expected minutes or a duration like '15m', '2h', '1d'")
+            if match[2] == "" and (tokens or match.end() < len(text)):
+                raise ValueError("every part of a compound duration needs a unit")
+            minutes += int(match[1]) * _UNIT_MINUTES[match[2]]
+            tokens += 1
+            pos = match.end()
+        if tokens == 0:
+            raise ValueError("empty duration")
+    else:
+        raise ValueError(f"expected minutes or a duration string, not {type(value).__name__}")
+    if minutes < 1:
+        raise ValueError("must be at least 1 minute")
+    return minutes
+
+
+def _parse_entry(node: yaml.Node, index: int, source: str) -> FeedSpec:
+    line = _line(node)
+    where = f"{source}:{line}: feed #{index}"
+    if not isinstance(node, yaml.MappingNode):
+        raise FeedListError(
+            f"{where}: each feed must be a mapping with 'name' and 'url', found {_kind(node)}"
+        )
+    # Duplicate keys (PyYAML silently keeps the last one) and key lines, before merges.
+    own: dict[str, yaml.Node] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise FeedListError(f"{source}:{_line(key_node)}: feed #{index}: keys must be text")
+        if key_node.value in own:
+            raise FeedListError(
+                f"{source}:{_line(key_node)}: feed #{index}: key {key_node.value!r} is given "
+                f"twice (first at line {_line(own[key_node.value])})"
+            )
+        own[key_node.value] = key_node
+    constructor = yaml.SafeLoader("")
+    try:
+        constructor.flatten_mapping(node)  # resolves "<<: *defaults" merges in place
+        values: dict[str, tuple[Any, int]] = {}
+        for key_node, value_node in node.value:  # later pairs win, as in YAML
+            data = constructor.construct_object(value_node, deep=True)
+            values[str(key_node.value)] = (data, _line(key_node))
+    except yaml.YAMLError as exc:
+        raise FeedListError(f"{where}: {exc}") from None
+    finally:
+        constructor.dispose()
+
+    name_value = values.get("name", (None, line))[0]
+    label = f"{where} ({name_value!r})" if isinstance(name_value, str) else where
+    unknown = [key for key in values if key not in FEED_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise FeedListError(
+            f"{label}: unknown key {key!r} (line {values[key][1]}); "
+            f"allowed keys: {', '.join(FEED_KEYS)}"
+        )
+
+    if "name" not in values:
+        raise FeedListError(f"{label}: missing 'name'")
+    if not isinstance(name_value, str) or not name_value.strip():
+        raise FeedListError(f"{label}: 'name' must be non-empty text, got {name_value!r}")
+    name = name_value.strip()
+
+    if "url" not in values:
+        raise FeedListError(f"{label}: missing 'url'")
+    url_value, url_line = values["url"]
+    if not isinstance(url_value, str) or not url_value.strip():
+        raise FeedListError(f"{label}: 'url' (line {url_line}) must be text, got {url_value!r}")
+    url = url_value.strip()
+    if normalize_url(url) is None:
+        raise FeedListError(f"{label}: url {url!r} (line {url_line}) is not an http(s) URL")
+
+    interval: int | None = None
+    if "interval" in values and values["interval"][0] is not None:
+        raw, raw_line = values["interval"]
+        try:
+            interval = parse_interval(raw)
+        except ValueError as exc:
+            raise FeedListError(
+                f"{label}: bad interval {raw!r} (line {raw_line}): {exc}"
+            ) from None
+
+    language: str | None = None
+    if "language" in values and values["language"][0] is not None:
+        raw, raw_line = values["language"]
+        if isinstance(raw, bool):  # YAML 1.1 reads "no" (Norwegian) as false
+            raise FeedListError(
+                f"{label}: 'language' (line {raw_line}) was read as {raw!r}; quote it, "
+                "e.g. language: \"no\""
+            )
+        if not isinstance(raw, str) or not _LANGUAGE_RE.fullmatch(raw.strip()):
+            raise FeedListError(
+                f"{label}: 'language' (line {raw_line}) must be a language tag like 'en' or "
+                f"'pt-BR', got {raw!r}"
+            )
+        language = raw.strip()
+
+    enabled = True
+    if "enabled" in values:
+        raw, raw_line = values["enabled"]
+        if not isinstance(raw, bool):
+            raise FeedListError(
+                f"{label}: 'enabled' (line {raw_line}) must be true or false, got {raw!r}"
+            )
+        enabled = raw
+
+    return FeedSpec(
+        name=name,
+        url=url,
+        interval_minutes=interval,
+        language=language,
+        enabled=enabled,
+        line=line,
+    )
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = str(node.value)
+    return f"the value {value[:40]!r}" if value else "nothing"
+
+
+# --- parsing one feed document ----------------------------------------------------------------
+
+FUTURE_TOLERANCE = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One usable item of a feed. ``identity`` is the normalised link, or ``"guid:" + guid``
+    when the entry has no usable link."""
+
+    guid: str | None
+    link: str | None
+    raw_link: str | None
+    title: str | None
+    published: datetime | None
+    updated: datetime | None
+    authors: tuple[str, ...]
+    summary: str | None
+    identity: str
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed document. ``skipped`` holds ``(entry label, reason)`` for each dropped
+    item (no usable link or guid, duplicate)."""
+
+    url: str
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    bozo: bool
+    bozo_message: str | None
+    skipped: tuple[tuple[str, str], ...]
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """Parse one fetched RSS/Atom document.
+
+    ``url`` is the address the body came from (after redirects): it is the base for relative
+    links unless ``headers`` carry a ``Content-Location``. ``headers`` are the HTTP response
+    headers (``Content-Type`` with its charset matters). ``now`` (UTC) is for tests: dates more
+    than two days after it are dropped as bogus.
+
+    Ill-formed feeds are accepted as long as feedparser recovers entries (``bozo`` is then
+    true). Raises ``FeedError`` when there is nothing usable: an empty body, a document that is
+    no feed (e.g. an HTML page), or an ill-formed document without entries.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise TypeError(f"parse_feed needs the response body as bytes, not {type(body).__name__}")
+    data = bytes(body)
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"):
+        raise FeedError(f"{url}: empty response body, not a feed", code="empty")
+
+    response_headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    # Without a Content-Type feedparser flags every document as bozo ("no Content-type").
+    response_headers.setdefault("content-type", "application/xml")
+    result = feedparser.parse(io.BytesIO(data), response_headers=response_headers)
+
+    bozo = bool(result.get("bozo"))
+    bozo_exc = result.get("bozo_exception")
+    bozo_message = f"{type(bozo_exc).__name__}: {bozo_exc}" if bozo and bozo_exc else None
+    raw_entries = list(result.get("entries") or [])
+    version = str(result.get("version") or "")
+
+    if not raw_entries:
+        if _looks_like_html(data, response_headers.get("content-type", "")) and not version:
+            raise FeedError(
+                f"{url}: got an HTML page, not an RSS/Atom feed", code="not_a_feed"
+            )
+        if not version:
+            detail = f" ({bozo_message})" if bozo_message else ""
+            raise FeedError(
+                f"{url}: not an RSS/Atom feed: no feed root element found{detail}",
+                code="not_a_feed",
+            )
+        if bozo:
+            raise FeedError(
+                f"{url}: ill-formed feed with no recoverable entries ({bozo_message})",
+                code="ill_formed",
+            )
+
+    base = response_headers["content-location"]
+    now_utc = (now or datetime.now(UTC)).astimezone(UTC)
+    latest = now_utc + FUTURE_TOLERANCE
+    entries: list[FeedEntry] = []
+    skipped: list[tuple[str, str]] = []
+    seen_links: dict[str, int] = {}
+    seen_guids: dict[str, int] = {}
+    for position, raw in enumerate(raw_entries, start=1):
+        entry = _build_entry(raw, base, latest)
+        if isinstance(entry, tuple):
+            skipped.append(entry)
+            continue
+        label = entry.guid or entry.raw_link or entry.title or f"entry #{position}"
+        first = None
+        if entry.link is not None and entry.link in seen_links:
+            first = f"same link as entry #{seen_links[entry.link]}"
+        elif entry.guid is not None and entry.guid in seen_guids:
+            first = f"same guid as entry #{seen_guids[entry.guid]}"
+        if first is not None:
+            skipped.append((label, f"duplicate: {first}"))
+            continue
+        if entry.link is not None:
+            seen_links[entry.link] = position
+        if entry.guid is not None:
+            seen_guids[entry.guid] = position
+        entries.append(entry)
+
+    feed_info = result.get("feed") or {}
+    return ParsedFeed(
+        url=url,
+        title=_plain_text(feed_info.get("title")),
+        entries=tuple(entries),
+        bozo=bozo,
+        bozo_message=bozo_message,
+        skipped=tuple(skipped),
+    )
+
+
+def _build_entry(raw: Mapping[str, Any], base: str, latest: datetime) -> FeedEntry | tuple[str, str]:
+    guid = _clean_str(raw.get("id"))
+    raw_link = _clean_str(raw.get("link"))
+    if raw_link is None:
+        for link in raw.get("links") or []:
+            if link.get("rel", "alternate") == "alternate" and _clean_str(link.get("href")):
+                raw_link = _clean_str(link.get("href"))
+                break
+    link = normalize_url(raw_link, base=base) if raw_link else None
+    title = _plain_text(raw.get("title"))
+    if link is not None:
+        identity = link
+    elif guid is not None:
+        identity = f"guid:{guid}"
+    else:
+        label = raw_link or title or "entry without link, guid or title"
+        reason = (
+            f"link {raw_link[:80]!r} is not an http(s) URL and the entry has no guid"
+            if raw_link
+            else "no link and no guid"
+        )
+        return (label, reason)
+
+    summary = _plain_text(raw.get("summary"))
+    if summary is None:
+        for content in raw.get("content") or []:
+            summary = _plain_text(content.get("value"))
+            if summary:
+                break
+    return FeedEntry(
+        guid=guid,
+        link=link,
+        raw_link=raw_link,
+        title=title,
+        published=_to_datetime(dict.get(raw, "published_parsed"), latest),  # type: ignore[arg-type]
+        updated=_to_datetime(dict.get(raw, "updated_parsed"), latest),  # type: ignore[arg-type]
+        authors=_authors(raw),
+        summary=summary,
+        identity=identity,
+    )
+
+
+def _to_datetime(value: object, latest: datetime) -> datetime | None:
+    """feedparser's UTC ``struct_time`` as an aware datetime; ``None`` if absent, invalid or
+    after ``latest``."""
+    if not isinstance(value, time.struct_time | tuple) or len(value) < 6:
+        return None
+    try:
+        moment = datetime(*value[:6], tzinfo=UTC)  # type: ignore[misc]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if moment > latest else moment
+
+
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\|| and | & |\bund\b|\bet\b)\s*", re.IGNORECASE)
+_EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
+_BARE_EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+_BY_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
+
+
+def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    candidates: list[str] = []
+    for author in raw.get("authors") or []:
+        if isinstance(author, Mapping):
+            value = _clean_str(author.get("name")) or _clean_str(author.get("email"))
+            if value:
+                candidates.append(value)
+    if not candidates:
+        single = _clean_str(raw.get("author"))
+        if single:
+            candidates.append(single)
+    names: list[str] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        text = _plain_text(candidate) or ""
+        match = _EMAIL_NAME.match(text)
+        if match:
+            text = match[1]
+        for part in _split_authors(text):
+            key = part.casefold()
+            if key not in seen:
+                seen.add(key)
+                names.append(part)
+    return tuple(names)
+
+
+def _split_authors(text: str) -> Iterable[str]:
+    text = _BY_PREFIX.sub("", text.strip())
+    for part in _AUTHOR_SPLIT.split(text):
+        part = _BY_PREFIX.sub("", part.strip(" .,;"))
+        match = _EMAIL_NAME.match(part)
+        if match:
+            part = match[1].strip()
+        if part:
+            yield part
+
+
+def _clean_str(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return text or None
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "template", "noscript"})
+    _BLOCK = frozenset(
+        {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td",
+         "th", "blockquote", "section", "article", "figure", "figcaption", "hr", "pre", "table"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skip_depth += 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def _plain_text(value: object) -> str | None:
+    """Text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if "<" in value or "&" in value:
+        parser = _TextExtractor()
+        parser.feed(value)
+        parser.close()
+        text = "".join(parser.parts)
+    else:
+        text = value
+    text = " ".join(text.split())
+    return text or None
+
+
+def _looks_like_html(data: bytes, content_type: str) -> bool:
+    if content_type.split(";")[0].strip().lower() in {"text/html", "application/xhtml+xml"}:
+        return True
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]

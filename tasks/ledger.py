@@ -1,0 +1,93 @@
+"""Read side of the ledger for the CLI: find an article from what a person types, list its
+revisions, fetch a revision for a diff. Plain functions over a read-only connection."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import duckdb
+
+from newsledger.tasks.errors import NewsledgerError
+from newsledger.tasks.store import sql
+
+
+class ArticleNotFoundError(NewsledgerError):
+    stage = "query"
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    article_id: str
+    identity: str
+
+
+@dataclass(frozen=True)
+class RevisionDetail:
+    revision: int
+    observed_at: datetime
+    content_hash: str
+    title: str | None
+    authors: list[str]
+    published_at: date | None
+    modified_at: date | None
+    text: str
+
+
+def _path_forms(reference: str) -> tuple[list[str], list[str]]:
+    path = Path(reference).expanduser()
+    forms = {reference, str(path)}
+    if path.exists():
+        forms.add(str(path.resolve()))
+        forms.add(os.path.relpath(path.resolve()))
+    parts = PurePosixPath(path.as_posix()).parts
+    relative = {"/".join(parts[i:]) for i in range(len(parts)) if parts[i] not in ("/", "..", ".")}
+    return sorted(forms), sorted(relative)
+
+
+def resolve_article(conn: duckdb.DuckDBPyConnection, reference: str) -> ArticleRef:
+    """An article from its id (or a 6+ character prefix), identity, URL or file path."""
+    url: str | None = None
+    if "://" in reference:
+        from newsledger.tasks.urls import normalize_url
+
+        url = normalize_url(reference)
+    path_forms, relative_forms = _path_forms(reference)
+    rows = conn.execute(
+        sql("resolve_article"),
+        {"ref": reference, "url": url, "path_forms": path_forms, "relative_forms": relative_forms},
+    ).fetchall()
+    if not rows:
+        raise ArticleNotFoundError(f"no article matches {reference!r} (try an id from "
+                                   "`newsledger sql \"select article_id, identity from articles\"`)")
+    if len(rows) > 1:
+        # A longer relative path match is more specific than a bare file name.
+        exact = [r for r in rows if r[1] in (reference, url) or r[0] == reference]
+        if len(exact) == 1:
+            rows = exact
+        else:
+            listing = ", ".join(f"{r[0]} ({r[1]})" for r in rows[:10])
+            raise ArticleNotFoundError(f"{reference!r} matches several articles: {listing}")
+    return ArticleRef(rows[0][0], rows[0][1])
+
+
+def article_revisions(conn: duckdb.DuckDBPyConnection, article_id: str) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql("article_revisions"), {"article_id": article_id})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def revision_detail(
+    conn: duckdb.DuckDBPyConnection, article_id: str, revision: int
+) -> RevisionDetail:
+    row = conn.execute(
+        sql("revision_detail"), {"article_id": article_id, "revision": revision}
+    ).fetchone()
+    if row is None:
+        raise ArticleNotFoundError(f"article {article_id} has no revision {revision}")
+    return RevisionDetail(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6],
+                          row[7])
