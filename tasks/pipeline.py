@@ -27,7 +27,14 @@ from newsledger.tasks.models import (
     StoredOutcome,
 )
 from newsledger.tasks.settings import Settings
-from newsledger.tasks.store import LastObservation, begin_run, finish_run, last_observations, write_batch
+from newsledger.tasks.store import (
+    BeforeCommit,
+    LastObservation,
+    begin_run,
+    finish_run,
+    last_observations,
+    write_batch,
+)
 
 T = TypeVar("T")
 MAX_STALE_ROUNDS = 3
@@ -89,15 +96,24 @@ def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[P
 
 
 def store_batch(
-    settings: Settings, run_id: str, prepared: Sequence[PreparedItem]
+    settings: Settings,
+    run_id: str,
+    prepared: Sequence[PreparedItem],
+    *,
+    before_commit: BeforeCommit | None = None,
+    reload: Callable[[SourceDocument], SourceDocument] | None = None,
 ) -> list[StoredOutcome]:
     """Write a prepared batch. Sources skipped as unchanged whose article was revised by another
-    process meanwhile come back stale: they are extracted and written again."""
-    outcomes, stale = write_batch(settings, run_id, prepared)
+    process meanwhile come back stale: they are extracted and written again (``reload`` gives
+    back the bytes of a document that travelled without them, e.g. after a 304)."""
+    outcomes, stale = write_batch(settings, run_id, prepared, before_commit=before_commit)
     for _round in range(MAX_STALE_ROUNDS):
         if not stale:
             break
-        redo = prepare_documents([item.document for item in stale], known={})
+        documents = [item.document for item in stale]
+        if reload is not None:
+            documents = [reload(d) if not d.raw else d for d in documents]
+        redo = prepare_documents(documents, known={})
         more, stale = write_batch(settings, run_id, redo)
         outcomes.extend(more)
     if stale:

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
         description="Hosts or CIDR ranges exempt from the private-address guard (comma list)",
     )
     max_failure_attempts: int = Field(5, description="Give up a failing URL after this many")
+    retry_base_minutes: float = Field(15.0, description="First retry delay of a failed URL")
+
+    # --- feeds and revisits -------------------------------------------------------------------
+    feeds_file: Path = Field(Path("seeds/feeds.yaml"), description="Feed list for `poll`")
+    feed_interval_minutes: int = Field(15, ge=1, description="Default feed polling interval")
+    refresh_min_minutes: float = Field(15.0, description="Shortest revisit interval")
+    refresh_max_minutes: float = Field(7 * 24 * 60.0, description="Longest revisit interval")
+    refresh_age_factor: float = Field(
+        0.25, description="Revisit interval = factor × time since the story last changed"
+    )
+    max_pages_per_poll: int = Field(2000, ge=1, description="New pages fetched per poll at most")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

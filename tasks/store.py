@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from newsledger.tasks.diff import word_changes
 from newsledger.tasks.errors import DatabaseLockedError, StoreError
 from newsledger.tasks.models import (
@@ -308,8 +307,23 @@ def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: list[dict[str
         conn.execute(sql(statement), {"rows": json.dumps(rows, default=_json_default)})
 
 
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection, list[StoredOutcome]], None]
+
+
+def _canonical_alias(item: PreparedItem) -> str | None:
+    """The canonical URL a fetched page states, when it differs from the page's identity."""
+    if not isinstance(item, ExtractedArticle) or item.document.kind != "url":
+        return None
+    canonical = item.content.canonical_url
+    return canonical if canonical and canonical != item.document.identity else None
+
+
 def write_batch(
-    settings: Settings, run_id: str, items: Sequence[PreparedItem]
+    settings: Settings,
+    run_id: str,
+    items: Sequence[PreparedItem],
+    *,
+    before_commit: BeforeCommit | None = None,
 ) -> tuple[list[StoredOutcome], list[KnownUnchanged]]:
     """Store one batch in ONE transaction and return what happened to each input.
 
@@ -317,11 +331,16 @@ def write_batch(
     (title, authors, text) differs from the article's latest revision; otherwise it is an
     ``unchanged`` observation. A source whose extraction was skipped (``KnownUnchanged``) is
     checked against the latest revision; if another process stored a newer revision since,
-    it is handed back as *stale* to be extracted and written again."""
+    it is handed back as *stale* to be extracted and written again.
+
+    Web pages (kind ``url``) whose canonical URL (``<link rel=canonical>``, ``og:url``) is an
+    identity of a known article join that article: variants of one URL are one story.
+    ``before_commit`` runs inside the same transaction (crawl state, raw archive)."""
     now = _now()
     identities = sorted(
         {item.document.identity for item in items if not isinstance(item, FailedInput)}
         | {item.identity for item in items if isinstance(item, FailedInput) and item.identity}
+        | {c for item in items if (c := _canonical_alias(item))}
     )
     outcomes: list[StoredOutcome] = []
     stale: list[KnownUnchanged] = []
@@ -387,6 +406,13 @@ def write_batch(
                     continue
 
                 content = item.content
+                canonical = _canonical_alias(item)
+                if article_id is None and canonical and canonical in article_of:
+                    article_id = article_of[canonical]  # an alias of a known story
+                    article_of[document.identity] = article_id
+                    aliases.append({"identity": document.identity, "article_id": article_id,
+                                    "added_at": now})
+                    current = latest.get(article_id)
                 if article_id is None:
                     article_id = article_id_for(document.identity)
                     article_of[document.identity] = article_id
@@ -398,6 +424,10 @@ def write_batch(
                     aliases.append({"identity": document.identity, "article_id": article_id,
                                     "added_at": now})
                     current = latest.get(article_id)  # another identity may share the article
+                if canonical and canonical not in article_of:
+                    article_of[canonical] = article_id
+                    aliases.append({"identity": canonical, "article_id": article_id,
+                                    "added_at": now})
                 if current is not None and current.content_hash == content.content_hash:
                     observe(document.source, document.identity, article_id, "unchanged",
                             current.revision, current.content_hash, document.raw_hash,
@@ -455,6 +485,8 @@ def write_batch(
             _insert(conn, "insert_revisions", revisions)
             _insert(conn, "insert_observations", observations)
             _insert(conn, "insert_failures", failures)
+            if before_commit is not None:
+                before_commit(conn, outcomes)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
