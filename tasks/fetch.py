@@ -44,6 +44,7 @@ import logging
 import math
 import random
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import (
@@ -345,6 +346,18 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """True if ``error`` or an exception it was raised from/during is a ``kind``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @contextmanager
 def _transport_errors(url: httpx.URL) -> Iterator[None]:
     """Turn httpcore's exceptions into FetchError subclasses (with the URL in the message)."""
@@ -355,8 +368,9 @@ def _transport_errors(url: httpx.URL) -> Iterator[None]:
         raise FetchTimeoutError(f"{kind} while fetching {url}", retryable=True) from exc
     except (httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
         detail = str(exc) or type(exc).__name__
+        bad_certificate = _caused_by(exc, ssl.SSLCertVerificationError)
         raise ConnectionFailedError(
-            f"connection to {url} failed: {detail}", retryable=True
+            f"connection to {url} failed: {detail}", retryable=not bad_certificate
         ) from exc
     except httpcore.ProxyError as exc:  # pragma: no cover - no proxies are configured
         raise ConnectionFailedError(f"proxy error fetching {url}: {exc}") from exc
@@ -390,9 +404,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     ``AddressGuard`` resolved and approved. Errors come out as ``FetchError`` subclasses.
     """
 
-    def __init__(self, guard: AddressGuard, *, max_connections: int) -> None:
+    def __init__(
+        self,
+        guard: AddressGuard,
+        *,
+        max_connections: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
@@ -602,6 +622,12 @@ def _robots_agent(user_agent: str) -> str:
     return token[0] if token else user_agent
 
 
+def _host(url: httpx.URL) -> str:
+    """The host as it goes on the wire (IDNA-encoded, IPv6 without brackets): the same
+    string the connection pool hands to the network backend, so both share one DNS answer."""
+    return url.raw_host.decode("ascii")
+
+
 def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
@@ -612,12 +638,20 @@ def _origin(url: httpx.URL) -> str:
 class Fetcher:
     """Async fetcher with one shared httpx client; use as ``async with Fetcher(settings)``.
 
-    ``resolver`` replaces the system DNS resolver (a seam for tests); every answer still goes
-    through the SSRF guard.
+    ``resolver`` replaces the system DNS resolver and ``ssl_context`` the default certificate
+    checks (certifi roots), e.g. to trust a private CA; both are seams for tests. Every DNS
+    answer still goes through the SSRF guard.
     """
 
-    def __init__(self, settings: Settings | None = None, *, resolver: Resolver | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._settings = settings or Settings()
+        self._ssl_context = ssl_context
         self._guard = AddressGuard(self._settings, resolver)
         self._client: httpx.AsyncClient | None = None
         self._global_slots = asyncio.Semaphore(max(1, self._settings.global_concurrency))
@@ -631,7 +665,9 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         s = self._settings
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(self._guard, max_connections=s.global_concurrency),
+            transport=GuardedTransport(
+                self._guard, max_connections=s.global_concurrency, ssl_context=self._ssl_context
+            ),
             headers={"User-Agent": s.full_user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
             timeout=httpx.Timeout(
                 connect=s.connect_timeout,
@@ -663,6 +699,8 @@ class Fetcher:
         kind: FetchKind = "html",
     ) -> FetchedPage:
         """Fetch ``url`` (conditionally when validators are given); raise a FetchError."""
+        if self._client is None:
+            raise RuntimeError("use the Fetcher as `async with Fetcher(settings) as fetcher:`")
         if kind not in _ACCEPTED_TYPES:
             raise ValueError(f"kind must be one of {get_args(FetchKind)}, not {kind!r}")
         headers = {"Accept": _ACCEPT_HEADERS[kind]}
@@ -731,10 +769,16 @@ class Fetcher:
         current = self._guard.check_url(url)
         chain = [str(current)]
         for _hop in range(self._settings.max_redirects + 1):
-            await self._guard.addresses(current.host)  # resolve + check before any connection
+            host = _host(current)
+            try:
+                await self._guard.addresses(host)  # resolve + check before any connection
+            except BlockedURLError as exc:
+                if len(chain) == 1:
+                    raise
+                raise BlockedURLError(f"{exc} (redirected from {chain[-2]})") from exc
             if kind != "robots":
                 await self._check_robots(current)
-            async with self._slot(current.host):
+            async with self._slot(host):
                 outcome = await self._exchange(current, requested=url, headers=headers, kind=kind)
             if isinstance(outcome, FetchedPage):
                 return outcome
@@ -797,8 +841,7 @@ class Fetcher:
         self, url: httpx.URL, *, requested: str, headers: dict[str, str], kind: str
     ) -> FetchedPage | httpx.URL:
         """One GET under the total deadline: a page, or the next URL of a redirect."""
-        if self._client is None:
-            raise RuntimeError("use the Fetcher as `async with Fetcher(settings) as fetcher:`")
+        assert self._client is not None  # checked in fetch()
         total = self._settings.total_timeout
         try:
             async with asyncio.timeout(total):

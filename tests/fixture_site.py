@@ -23,6 +23,7 @@ import functools
 import hashlib
 import itertools
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -209,8 +210,12 @@ class _Server(ThreadingHTTPServer):
 class FixtureSite:
     """A real HTTP server on 127.0.0.1 (random free port) in a background thread."""
 
-    def __init__(self, *, delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self, *, delay_seconds: float = 0.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.delay_seconds = delay_seconds
+        self._ssl_context = ssl_context
+        """A server-side TLS context makes the site speak https (``base_url`` follows)."""
         """Artificial latency added before every response (e.g. to measure concurrency)."""
         self._routes: dict[str, _Route] = {}
         self._prefix_routes: dict[str, _Route] = {}
@@ -227,6 +232,8 @@ class FixtureSite:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         server = _Server(("127.0.0.1", 0), _RequestHandler)
         server.site = self
+        if self._ssl_context is not None:
+            server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -259,7 +266,8 @@ class FixtureSite:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str = "/") -> str:
         """Absolute URL of ``path`` on this site."""

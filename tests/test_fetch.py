@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
@@ -370,6 +371,7 @@ def test_redirect_to_internal_address_is_refused_without_connecting(
 ) -> None:
     error = fetch_error(make_settings(), site.url(path), BlockedURLError)
     assert error.code == "blocked" and address in str(error)
+    assert f"redirected from {site.url(path)}" in str(error)
     assert set(dialled) == {"127.0.0.1"}
 
 
@@ -557,3 +559,87 @@ def test_fetch_many_keeps_input_order_and_returns_errors(site: FixtureSite) -> N
         ContentTypeError,
     ]
     assert isinstance(results[3], FetchedPage) and results[3].body == FEED_XML
+
+
+# --------------------------------------------------------------------------- https
+
+
+def _tls_contexts(tmp_path: Any, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context with a certificate for ``host``, client context trusting its CA)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(subject: str, key: Any, issuer: str, issuer_key: Any, ca: bool) -> Any:
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_cert = certificate("fixture CA", ca_key, "fixture CA", ca_key, ca=True)
+    leaf_cert = certificate(host, leaf_key, "fixture CA", ca_key, ca=False)
+    cert_file, key_file = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    cert_file.write_bytes(leaf_cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(
+        cadata=ca_cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    )
+    return server, client
+
+
+def test_https_goes_to_the_pinned_address_with_the_real_name_for_sni_and_checks(
+    tmp_path: Any, dialled: list[str]
+) -> None:
+    server_context, client_context = _tls_contexts(tmp_path, "pinned.test")
+
+    async def resolver(host: str) -> list[str]:
+        return ["127.0.0.1"]
+
+    with FixtureSite(ssl_context=server_context) as tls_site:
+        tls_site.set_page("/ok.html", OK_HTML)
+        url = f"https://pinned.test:{tls_site.port}/ok.html"
+        page = with_fetcher(
+            make_settings(respect_robots=False),
+            lambda fetcher: fetcher.fetch(url),
+            resolver=resolver,
+            ssl_context=client_context,
+        )
+        assert page.body == OK_HTML and page.final_url == url
+        assert dialled == ["127.0.0.1"]
+
+        # The certificate is still checked against the name: another name fails.
+        wrong = f"https://other.test:{tls_site.port}/ok.html"
+        with pytest.raises(ConnectionFailedError, match="certificate verify failed") as caught:
+            with_fetcher(
+                make_settings(respect_robots=False, max_retries=2),
+                lambda fetcher: fetcher.fetch(wrong),
+                resolver=resolver,
+                ssl_context=client_context,
+            )
+        assert not caught.value.retryable  # a bad certificate is not retried
+        assert tls_site.count("/ok.html") == 1
