@@ -128,9 +128,7 @@ def looks_like_heading(text: str) -> bool:
 def clean_text_document(raw: bytes, name: str = "input") -> CleanedDocument:
     text = decode_text(raw, name).lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     header, body_lines = split_header(text.split("\n"))
-    paragraphs = [
-        normalize_block(part) for part in PARAGRAPH_BREAK.split("\n".join(body_lines))
-    ]
+    paragraphs = [normalize_block(part) for part in PARAGRAPH_BREAK.split("\n".join(body_lines))]
     paragraphs = [p for p in paragraphs if p]
     if not paragraphs:
         raise ExtractionError(f"{name}: no article text after the header")
@@ -184,16 +182,21 @@ def clean_html_document(raw: bytes, name: str = "input", url: str | None = None)
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
     import trafilatura
+    from trafilatura.settings import Document
 
     tree = trafilatura.load_html(raw)
     if tree is None:
         raise ExtractionError(f"{name}: not parseable as HTML")
     language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
-    modified = htmldate.find_date(tree, original_date=False, extensive_search=False, url=url)
+    # deferred_url_extractor: a date in the (canonical) URL is the publication date; without
+    # it htmldate returns that date before looking at article:modified_time and friends.
+    modified = htmldate.find_date(
+        tree, original_date=False, extensive_search=False, url=url, deferred_url_extractor=True
+    )
     document = trafilatura.bare_extraction(
         tree, url=url, with_metadata=True, include_comments=False, include_tables=True
     )
-    if document is None or document.body is None:
+    if not isinstance(document, Document) or document.body is None:
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
     blocks = _blocks_from_body(document.body, document.title)
     if not blocks:
