@@ -46,8 +46,10 @@ def word_diff(old: str, new: str, context: int = 8) -> Iterator[DiffPiece]:
         if op == "equal":
             same = a[i1:i2]
             first, last = index == 0, index == len(opcodes) - 1
-            if len(same) > 2 * context or (first and len(same) > context) or (
-                last and len(same) > context
+            if (
+                len(same) > 2 * context
+                or (first and len(same) > context)
+                or (last and len(same) > context)
             ):
                 head = [] if first else same[:context]
                 tail = [] if last else same[-context:]

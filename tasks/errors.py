@@ -82,8 +82,14 @@ class FetchError(NewsledgerError):
     stage = "fetch"
     code = "fetch"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.retryable = retryable

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import yaml
-
 from newsledger.tasks.errors import FeedError, FeedListError
 from newsledger.tasks.urls import normalize_url
 
@@ -97,6 +97,9 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
                                          #   "30 minutes", "1h 30m"
             language: en                 # optional language tag
             enabled: false               # optional, default true
+
+    Other top-level keys must start with ``x-`` (ignored; a place for YAML anchors that
+    entries merge with ``<<: *name``).
     """
     loader = yaml.SafeLoader(text)
     try:
@@ -125,10 +128,10 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
             if feeds_node is not None:
                 raise FeedListError(f"{source}:{_line(key_node)}: 'feeds' is given twice")
             feeds_node = value_node
-        else:
+        elif not (isinstance(key, str) and key.startswith("x-")):
             raise FeedListError(
-                f"{source}:{_line(key_node)}: unknown top-level key {key!r}; "
-                "only 'feeds' is allowed"
+                f"{source}:{_line(key_node)}: unknown top-level key {key!r}; only 'feeds' "
+                "(and 'x-…' keys, ignored, e.g. to hold YAML anchors) are allowed"
             )
     if feeds_node is None:
         raise FeedListError(f"{source}:{_line(root)}: no top-level 'feeds:' list")
@@ -154,8 +157,7 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
         folded = spec.name.casefold()
         if folded in seen_names:
             raise FeedListError(
-                f"{where}: duplicate name {spec.name!r} "
-                f"(already used at line {seen_names[folded]})"
+                f"{where}: duplicate name {spec.name!r} (already used at line {seen_names[folded]})"
             )
         seen_urls[key] = spec.line
         seen_names[folded] = spec.line
@@ -256,9 +258,7 @@ def _parse_entry(node: yaml.Node, index: int, source: str) -> FeedSpec:
         try:
             interval = parse_interval(raw)
         except ValueError as exc:
-            raise FeedListError(
-                f"{label}: bad interval {raw!r} (line {raw_line}): {exc}"
-            ) from None
+            raise FeedListError(f"{label}: bad interval {raw!r} (line {raw_line}): {exc}") from None
 
     language: str | None = None
     if "language" in values and values["language"][0] is not None:
@@ -266,7 +266,7 @@ def _parse_entry(node: yaml.Node, index: int, source: str) -> FeedSpec:
         if isinstance(raw, bool):  # YAML 1.1 reads "no" (Norwegian) as false
             raise FeedListError(
                 f"{label}: 'language' (line {raw_line}) was read as {raw!r}; quote it, "
-                "e.g. language: \"no\""
+                'e.g. language: "no"'
             )
         if not isinstance(raw, str) or not _LANGUAGE_RE.fullmatch(raw.strip()):
             raise FeedListError(
@@ -351,7 +351,8 @@ def parse_feed(
     """Parse one fetched RSS/Atom document.
 
     ``url`` is the address the body came from (after redirects): it is the base for relative
-    links unless ``headers`` carry a ``Content-Location``. ``headers`` are the HTTP response
+    links unless ``headers`` carry a ``Content-Location`` (xml:base inside the document is
+    honoured too). ``headers`` are the HTTP response
     headers (``Content-Type`` with its charset matters). ``now`` (UTC) is for tests: dates more
     than two days after it are dropped as bogus.
 
@@ -366,7 +367,14 @@ def parse_feed(
         raise FeedError(f"{url}: empty response body, not a feed", code="empty")
 
     response_headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
+    # The base for relative links: Content-Location (itself relative to the URL) or the URL.
+    location = response_headers.get("content-location", "").strip()
+    try:
+        base = urljoin(url, location) if location else url
+    except ValueError:
+        base = url
+    rebase = _Rebase(base)
+    response_headers["content-location"] = rebase.stand_in
     # Without a Content-Type feedparser flags every document as bozo ("no Content-type").
     response_headers.setdefault("content-type", "application/xml")
     result = feedparser.parse(io.BytesIO(data), response_headers=response_headers)
@@ -379,9 +387,7 @@ def parse_feed(
 
     if not raw_entries:
         if _looks_like_html(data, response_headers.get("content-type", "")) and not version:
-            raise FeedError(
-                f"{url}: got an HTML page, not an RSS/Atom feed", code="not_a_feed"
-            )
+            raise FeedError(f"{url}: got an HTML page, not an RSS/Atom feed", code="not_a_feed")
         if not version:
             detail = f" ({bozo_message})" if bozo_message else ""
             raise FeedError(
@@ -394,7 +400,6 @@ def parse_feed(
                 code="ill_formed",
             )
 
-    base = response_headers["content-location"]
     now_utc = (now or datetime.now(UTC)).astimezone(UTC)
     latest = now_utc + FUTURE_TOLERANCE
     entries: list[FeedEntry] = []
@@ -402,7 +407,7 @@ def parse_feed(
     seen_links: dict[str, int] = {}
     seen_guids: dict[str, int] = {}
     for position, raw in enumerate(raw_entries, start=1):
-        entry = _build_entry(raw, base, latest)
+        entry = _build_entry(raw, rebase, latest)
         if isinstance(entry, tuple):
             skipped.append(entry)
             continue
@@ -432,15 +437,82 @@ def parse_feed(
     )
 
 
-def _build_entry(raw: Mapping[str, Any], base: str, latest: datetime) -> FeedEntry | tuple[str, str]:
-    guid = _clean_str(raw.get("id"))
-    raw_link = _clean_str(raw.get("link"))
+class _Rebase:
+    """feedparser needs an absolute base (``Content-Location``): without one an ``xml:base`` on
+    one item leaks into the following items. But with a base it also resolves every guid not
+    marked ``isPermaLink="false"`` (and Atom ids), turning guid ``12345`` into
+    ``https://host/feeds/12345``, and copies that into ``link`` when an item has no <link>.
+
+    So feedparser gets a stand-in base: the real one with its host replaced by a reserved
+    ``.invalid`` name. Links resolved against it get the real scheme and host back (relative
+    resolution depends only on the path); guids resolved against it are turned back into the
+    relative text they were (exact for plain ids like ``12345`` or ``a/b``; ``../x`` comes back
+    as ``/x``). A guid resolved against an absolute ``xml:base`` cannot be told apart."""
+
+    HOST = "feed-base.newsledger.invalid"
+
+    def __init__(self, base: str) -> None:
+        try:
+            parts = urlsplit(base)
+        except ValueError:
+            parts = urlsplit("")
+        real = parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
+        self.scheme = parts.scheme.lower() if real else "https"
+        self.netloc = parts.netloc if real else None
+        path = parts.path if real and parts.path.startswith("/") else "/"
+        self.directory = path[: path.rfind("/") + 1]
+        self.stand_in = urlunsplit((self.scheme, self.HOST, path, parts.query if real else "", ""))
+
+    def _split(self, value: str) -> SplitResult | None:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return None
+        return parts if parts.netloc.lower() == self.HOST else None
+
+    def link(self, value: str | None) -> str | None:
+        """A resolved link with the real scheme and host (relative if there is none)."""
+        if value is None or (parts := self._split(value)) is None:
+            return value
+        if self.netloc is None:
+            return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+        return urlunsplit((self.scheme, self.netloc, parts.path, parts.query, parts.fragment))
+
+    def guid(self, value: str | None) -> str | None:
+        """A guid as written in the feed (undoing feedparser's resolution)."""
+        if value is None or (parts := self._split(value)) is None:
+            return value
+        path = parts.path
+        if path.startswith(self.directory) and len(path) > len(self.directory):
+            path = path[len(self.directory) :]
+        text = path + (f"?{parts.query}" if parts.query else "")
+        return text + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _build_entry(
+    raw: Mapping[str, Any], rebase: _Rebase, latest: datetime
+) -> FeedEntry | tuple[str, str]:
+    resolved_guid = _clean_str(raw.get("id"))
+    guid = rebase.guid(resolved_guid)
+    resolved_link = _clean_str(raw.get("link"))
+    raw_link = rebase.link(resolved_link)
+    if (
+        resolved_link is not None
+        and resolved_link == resolved_guid
+        and _raw_get(raw, "guidislink")
+        and not _is_absolute_http(guid or "")
+    ):
+        # feedparser copied a permalink guid into ``link`` (RSS: isPermaLink absent or true,
+        # no <link>). Many feeds omit isPermaLink="false" on ids like "12345": only an
+        # absolute http(s) guid is taken as the entry's address.
+        raw_link = None
     if raw_link is None:
-        for link in raw.get("links") or []:
-            if link.get("rel", "alternate") == "alternate" and _clean_str(link.get("href")):
-                raw_link = _clean_str(link.get("href"))
+        for item in raw.get("links") or []:
+            href = rebase.link(_clean_str(item.get("href")))
+            if item.get("rel", "alternate") == "alternate" and href:
+                raw_link = href
                 break
-    link = normalize_url(raw_link, base=base) if raw_link else None
+    link = normalize_url(raw_link, base=rebase.link(rebase.stand_in)) if raw_link else None
     title = _plain_text(raw.get("title"))
     if link is not None:
         identity = link
@@ -466,12 +538,26 @@ def _build_entry(raw: Mapping[str, Any], base: str, latest: datetime) -> FeedEnt
         link=link,
         raw_link=raw_link,
         title=title,
-        published=_to_datetime(dict.get(raw, "published_parsed"), latest),  # type: ignore[arg-type]
-        updated=_to_datetime(dict.get(raw, "updated_parsed"), latest),  # type: ignore[arg-type]
+        published=_to_datetime(_raw_get(raw, "published_parsed"), latest),
+        updated=_to_datetime(_raw_get(raw, "updated_parsed"), latest),
         authors=_authors(raw),
         summary=summary,
         identity=identity,
     )
+
+
+def _is_absolute_http(value: str) -> bool:
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
+
+
+def _raw_get(raw: Mapping[str, Any], key: str) -> Any:
+    """A key as stored, bypassing FeedParserDict's aliases (e.g. ``updated`` → ``published``
+    in some versions)."""
+    return dict.get(raw, key) if isinstance(raw, dict) else raw.get(key)
 
 
 def _to_datetime(value: object, latest: datetime) -> datetime | None:
@@ -486,9 +572,8 @@ def _to_datetime(value: object, latest: datetime) -> datetime | None:
     return None if moment > latest else moment
 
 
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\|| and | & |\bund\b|\bet\b)\s*", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\|)\s*|\s+(?:and|&)\s+", re.IGNORECASE)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
-_BARE_EMAIL = re.compile(r"^\S+@\S+\.\S+$")
 _BY_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
 
 
@@ -539,8 +624,31 @@ def _clean_str(value: object) -> str | None:
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "template", "noscript"})
     _BLOCK = frozenset(
-        {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td",
-         "th", "blockquote", "section", "article", "figure", "figcaption", "hr", "pre", "table"}
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "td",
+            "th",
+            "blockquote",
+            "section",
+            "article",
+            "figure",
+            "figcaption",
+            "hr",
+            "pre",
+            "table",
+        }
     )
 
     def __init__(self) -> None:

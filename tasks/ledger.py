@@ -10,7 +10,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
-
 from newsledger.tasks.errors import NewsledgerError
 from newsledger.tasks.store import sql
 
@@ -62,8 +61,10 @@ def resolve_article(conn: duckdb.DuckDBPyConnection, reference: str) -> ArticleR
         {"ref": reference, "url": url, "path_forms": path_forms, "relative_forms": relative_forms},
     ).fetchall()
     if not rows:
-        raise ArticleNotFoundError(f"no article matches {reference!r} (try an id from "
-                                   "`newsledger sql \"select article_id, identity from articles\"`)")
+        raise ArticleNotFoundError(
+            f"no article matches {reference!r} (try an id from "
+            '`newsledger sql "select article_id, identity from articles"`)'
+        )
     if len(rows) > 1:
         # A longer relative path match is more specific than a bare file name.
         exact = [r for r in rows if r[1] in (reference, url) or r[0] == reference]
@@ -89,5 +90,6 @@ def revision_detail(
     ).fetchone()
     if row is None:
         raise ArticleNotFoundError(f"article {article_id} has no revision {revision}")
-    return RevisionDetail(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6],
-                          row[7])
+    return RevisionDetail(
+        row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6], row[7]
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import glob
-import gzip
 import hashlib
 import os
 import re
@@ -195,9 +194,18 @@ def decode_text(raw: bytes, name: str = "input") -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
+    matches = from_bytes(raw)
+    best = matches.best()
     if best is None:
         raise DecodeInputError(f"{name}: could not detect the text encoding")
+    # Short texts often tie (cp1250/cp1252/cp1257 all score "naïve" alike, and the first wins:
+    # "naďve"). On a tie prefer windows-1252, the usual single-byte encoding of Western pages.
+    for match in matches:
+        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (
+            best.chaos,
+            best.coherence,
+        ):
+            return str(match)
     return str(best)
 
 

@@ -28,9 +28,45 @@ DATELINE = re.compile(
     r"[A-Z][A-Z .,'’-]{1,40}[A-Z])\s*(?:—|–|--|-)\s+"
 )
 ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "st",
-    "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "no", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "e.g", "i.e",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sen",
+    "rep",
+    "gov",
+    "gen",
+    "col",
+    "lt",
+    "sgt",
+    "st",
+    "jr",
+    "sr",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "vs",
+    "etc",
+    "no",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.k",
+    "u.n",
+    "e.g",
+    "i.e",
 }
 SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 UPDATE_NOTE = re.compile(
@@ -87,14 +123,14 @@ def split_dateline(paragraph: str) -> tuple[str | None, str]:
     dateline = match.group("dateline").strip()
     if dateline.startswith("(") and dateline.endswith(")"):
         dateline = dateline[1:-1].strip()
-    return dateline, paragraph[match.end():]
+    return dateline, paragraph[match.end() :]
 
 
 def split_sentences(paragraph: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in SENTENCE_BOUNDARY.finditer(paragraph):
-        candidate = paragraph[start:match.start()].strip()
+        candidate = paragraph[start : match.start()].strip()
         last_word = candidate.rsplit(None, 1)[-1].rstrip(".").lower() if candidate else ""
         if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue
@@ -132,7 +168,9 @@ def content_fingerprint(title: str | None, authors: list[str], text: str) -> str
     """SHA-256 of the canonical JSON of the normalised content (title, authors, text)."""
     canonical = json.dumps(
         {"title": title, "authors": authors, "text": text},
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

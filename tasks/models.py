@@ -136,8 +136,9 @@ class RunSummary:
             else:
                 self.failed += 1
                 self.failures.append(
-                    FailedInput(item.input, item.stage or "store", item.error or "error",
-                                item.message or "")
+                    FailedInput(
+                        item.input, item.stage or "store", item.error or "error", item.message or ""
+                    )
                 )
         self.outcomes.extend(o for o in outcomes if o.outcome in ("new", "revised"))
 
@@ -152,8 +153,13 @@ class RunSummary:
             "skipped": self.skipped,
             "failures": [f.__dict__ for f in self.failures],
             "stored": [
-                {"article_id": o.article_id, "revision": o.revision, "outcome": o.outcome,
-                 "title": o.title, "url": o.url}
+                {
+                    "article_id": o.article_id,
+                    "revision": o.revision,
+                    "outcome": o.outcome,
+                    "title": o.title,
+                    "url": o.url,
+                }
                 for o in self.outcomes
             ],
         }

@@ -42,7 +42,7 @@ MAX_STALE_ROUNDS = 3
 
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
+        yield list(items[start : start + size])
 
 
 def new_run_id() -> str:
@@ -54,13 +54,22 @@ def extract_document(document: SourceDocument) -> ExtractedArticle | FailedInput
     try:
         content = describe(document, clean_document(document))
     except NewsledgerError as error:
-        return FailedInput(document.source, error.stage, error.code, error.message,
-                           document.identity, document.raw_hash)
+        return FailedInput(
+            document.source,
+            error.stage,
+            error.code,
+            error.message,
+            document.identity,
+            document.raw_hash,
+        )
     except Exception as error:  # an extractor bug must not stop the run: record it
         return FailedInput(
-            document.source, "clean", "extractor_crash",
+            document.source,
+            "clean",
+            "extractor_crash",
             f"{document.source}: the extractor failed ({type(error).__name__}: {error})",
-            document.identity, document.raw_hash,
+            document.identity,
+            document.raw_hash,
         )
     return ExtractedArticle(document, content, extractor_version(document.kind))
 
@@ -118,8 +127,14 @@ def store_batch(
         outcomes.extend(more)
     if stale:
         outcomes.extend(
-            StoredOutcome("failed", item.document.source, None, stage="store", error="contention",
-                          message=f"{item.document.source}: kept changing under concurrent writers")
+            StoredOutcome(
+                "failed",
+                item.document.source,
+                None,
+                stage="store",
+                error="contention",
+                message=f"{item.document.source}: kept changing under concurrent writers",
+            )
             for item in stale
         )
     return outcomes
@@ -156,8 +171,14 @@ def run_file_ingest(
     """Ingest files, folders and globs: every input ends stored, unchanged or failed."""
     run_id = run_id or new_run_id()
     discovery = steps.discover(list(arguments), settings)
-    steps.begin(settings, run_id, "ingest_files", orchestrator=orchestrator,
-                arguments={"paths": list(arguments)}, prefect_flow_run_id=prefect_flow_run_id)
+    steps.begin(
+        settings,
+        run_id,
+        "ingest_files",
+        orchestrator=orchestrator,
+        arguments={"paths": list(arguments)},
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
     summary = RunSummary(run_id, "ingest_files", skipped=len(discovery.skipped))
     status = "failed"
     try:
@@ -172,9 +193,16 @@ def run_file_ingest(
                 on_progress(done, total)
         status = "completed"
     finally:
-        steps.finish(settings, run_id, new=summary.new, revised=summary.revised,
-                     unchanged=summary.unchanged, failed=summary.failed,
-                     skipped=summary.skipped, status=status)
+        steps.finish(
+            settings,
+            run_id,
+            new=summary.new,
+            revised=summary.revised,
+            unchanged=summary.unchanged,
+            failed=summary.failed,
+            skipped=summary.skipped,
+            status=status,
+        )
     return summary
 
 

@@ -74,9 +74,7 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
         conn.execute("BEGIN TRANSACTION")
         try:
             conn.execute(path.read_text(encoding="utf-8"))
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
-            )
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")
@@ -271,9 +269,7 @@ class LastObservation:
     content_hash: str | None
 
 
-def last_observations(
-    settings: Settings, identities: Sequence[str]
-) -> dict[str, LastObservation]:
+def last_observations(settings: Settings, identities: Sequence[str]) -> dict[str, LastObservation]:
     """What each identity looked like when last seen (to skip re-extracting unchanged bytes)."""
     if not identities:
         return {}
@@ -362,30 +358,65 @@ def write_batch(
                     if row[2] is not None:
                         latest[article_id] = _Latest(article_id, *row[2:])
 
-            def observe(item_input: str, identity: str | None, article_id: str | None,
-                        outcome: str, revision: int | None, content_hash: str | None,
-                        raw_hash: str | None, extractor_version: str | None) -> None:
-                observations.append({
-                    "run_id": run_id, "article_id": article_id, "identity": identity,
-                    "input": item_input, "observed_at": now, "outcome": outcome,
-                    "revision": revision, "content_hash": content_hash, "raw_hash": raw_hash,
-                    "extractor_version": extractor_version,
-                })
+            def observe(
+                item_input: str,
+                identity: str | None,
+                article_id: str | None,
+                outcome: str,
+                revision: int | None,
+                content_hash: str | None,
+                raw_hash: str | None,
+                extractor_version: str | None,
+            ) -> None:
+                observations.append(
+                    {
+                        "run_id": run_id,
+                        "article_id": article_id,
+                        "identity": identity,
+                        "input": item_input,
+                        "observed_at": now,
+                        "outcome": outcome,
+                        "revision": revision,
+                        "content_hash": content_hash,
+                        "raw_hash": raw_hash,
+                        "extractor_version": extractor_version,
+                    }
+                )
 
             for item in items:
                 if isinstance(item, FailedInput):
                     article_id = article_of.get(item.identity or "")
-                    failures.append({
-                        "run_id": run_id, "input": item.input, "identity": item.identity,
-                        "stage": item.stage, "error": item.error, "message": item.message,
-                        "occurred_at": now,
-                    })
-                    observe(item.input, item.identity, article_id, "failed", None, None,
-                            item.raw_hash, None)
-                    outcomes.append(StoredOutcome(
-                        "failed", item.input, article_id, message=item.message,
-                        stage=item.stage, error=item.error,
-                    ))
+                    failures.append(
+                        {
+                            "run_id": run_id,
+                            "input": item.input,
+                            "identity": item.identity,
+                            "stage": item.stage,
+                            "error": item.error,
+                            "message": item.message,
+                            "occurred_at": now,
+                        }
+                    )
+                    observe(
+                        item.input,
+                        item.identity,
+                        article_id,
+                        "failed",
+                        None,
+                        None,
+                        item.raw_hash,
+                        None,
+                    )
+                    outcomes.append(
+                        StoredOutcome(
+                            "failed",
+                            item.input,
+                            article_id,
+                            message=item.message,
+                            stage=item.stage,
+                            error=item.error,
+                        )
+                    )
                     continue
 
                 document = item.document
@@ -396,13 +427,26 @@ def write_batch(
                     if current is None or current.content_hash != item.expected_content_hash:
                         stale.append(item)
                         continue
-                    observe(document.source, document.identity, current.article_id, "unchanged",
-                            current.revision, current.content_hash, document.raw_hash,
-                            item.extractor_version)
-                    outcomes.append(StoredOutcome(
-                        "unchanged", document.source, current.article_id, current.revision,
-                        current.title, document.url,
-                    ))
+                    observe(
+                        document.source,
+                        document.identity,
+                        current.article_id,
+                        "unchanged",
+                        current.revision,
+                        current.content_hash,
+                        document.raw_hash,
+                        item.extractor_version,
+                    )
+                    outcomes.append(
+                        StoredOutcome(
+                            "unchanged",
+                            document.source,
+                            current.article_id,
+                            current.revision,
+                            current.title,
+                            document.url,
+                        )
+                    )
                     continue
 
                 content = item.content
@@ -410,32 +454,52 @@ def write_batch(
                 if article_id is None and canonical and canonical in article_of:
                     article_id = article_of[canonical]  # an alias of a known story
                     article_of[document.identity] = article_id
-                    aliases.append({"identity": document.identity, "article_id": article_id,
-                                    "added_at": now})
+                    aliases.append(
+                        {"identity": document.identity, "article_id": article_id, "added_at": now}
+                    )
                     current = latest.get(article_id)
                 if article_id is None:
                     article_id = article_id_for(document.identity)
                     article_of[document.identity] = article_id
-                    articles.append({
-                        "article_id": article_id, "identity": document.identity,
-                        "source_kind": document.kind, "first_source": document.source,
-                        "first_seen_at": now,
-                    })
-                    aliases.append({"identity": document.identity, "article_id": article_id,
-                                    "added_at": now})
+                    articles.append(
+                        {
+                            "article_id": article_id,
+                            "identity": document.identity,
+                            "source_kind": document.kind,
+                            "first_source": document.source,
+                            "first_seen_at": now,
+                        }
+                    )
+                    aliases.append(
+                        {"identity": document.identity, "article_id": article_id, "added_at": now}
+                    )
                     current = latest.get(article_id)  # another identity may share the article
                 if canonical and canonical not in article_of:
                     article_of[canonical] = article_id
-                    aliases.append({"identity": canonical, "article_id": article_id,
-                                    "added_at": now})
+                    aliases.append(
+                        {"identity": canonical, "article_id": article_id, "added_at": now}
+                    )
                 if current is not None and current.content_hash == content.content_hash:
-                    observe(document.source, document.identity, article_id, "unchanged",
-                            current.revision, current.content_hash, document.raw_hash,
-                            item.extractor_version)
-                    outcomes.append(StoredOutcome(
-                        "unchanged", document.source, article_id, current.revision,
-                        content.title, content.canonical_url or document.url,
-                    ))
+                    observe(
+                        document.source,
+                        document.identity,
+                        article_id,
+                        "unchanged",
+                        current.revision,
+                        current.content_hash,
+                        document.raw_hash,
+                        item.extractor_version,
+                    )
+                    outcomes.append(
+                        StoredOutcome(
+                            "unchanged",
+                            document.source,
+                            article_id,
+                            current.revision,
+                            content.title,
+                            content.canonical_url or document.url,
+                        )
+                    )
                     continue
 
                 if current is None:
@@ -445,40 +509,77 @@ def write_batch(
                     revision, outcome = current.revision + 1, "revised"
                     added, removed = word_changes(current.text, content.text)
                     changed = [
-                        name for name, before, after in (
+                        name
+                        for name, before, after in (
                             ("title", current.title, content.title),
                             ("authors", list(current.authors or []), list(content.authors)),
                             ("text", current.text, content.text),
                             ("published_at", current.published_at, content.published_at),
                             ("modified_at", current.modified_at, content.modified_at),
-                        ) if before != after
+                        )
+                        if before != after
                     ]
-                revisions.append({
-                    "article_id": article_id, "revision": revision, "observed_at": now,
-                    "run_id": run_id, "content_hash": content.content_hash,
-                    "raw_hash": document.raw_hash, "source": document.source,
-                    "title": content.title, "authors": list(content.authors),
-                    "outlet": content.outlet, "published_at": content.published_at,
-                    "modified_at": content.modified_at, "language": content.language,
-                    "lede": content.lede, "dateline": content.dateline,
-                    "section_headings": list(content.section_headings),
-                    "update_notes": list(content.update_notes),
-                    "canonical_url": content.canonical_url, "text": content.text,
-                    "word_count": content.word_count, "words_added": added,
-                    "words_removed": removed, "changed_fields": changed,
-                    "metadata": content.metadata, "extractor_version": item.extractor_version,
-                })
-                observe(document.source, document.identity, article_id, outcome, revision,
-                        content.content_hash, document.raw_hash, item.extractor_version)
+                revisions.append(
+                    {
+                        "article_id": article_id,
+                        "revision": revision,
+                        "observed_at": now,
+                        "run_id": run_id,
+                        "content_hash": content.content_hash,
+                        "raw_hash": document.raw_hash,
+                        "source": document.source,
+                        "title": content.title,
+                        "authors": list(content.authors),
+                        "outlet": content.outlet,
+                        "published_at": content.published_at,
+                        "modified_at": content.modified_at,
+                        "language": content.language,
+                        "lede": content.lede,
+                        "dateline": content.dateline,
+                        "section_headings": list(content.section_headings),
+                        "update_notes": list(content.update_notes),
+                        "canonical_url": content.canonical_url,
+                        "text": content.text,
+                        "word_count": content.word_count,
+                        "words_added": added,
+                        "words_removed": removed,
+                        "changed_fields": changed,
+                        "metadata": content.metadata,
+                        "extractor_version": item.extractor_version,
+                    }
+                )
+                observe(
+                    document.source,
+                    document.identity,
+                    article_id,
+                    outcome,
+                    revision,
+                    content.content_hash,
+                    document.raw_hash,
+                    item.extractor_version,
+                )
                 latest[article_id] = _Latest(
-                    article_id, revision, content.content_hash, content.title,
-                    list(content.authors), content.text, content.published_at,
+                    article_id,
+                    revision,
+                    content.content_hash,
+                    content.title,
+                    list(content.authors),
+                    content.text,
+                    content.published_at,
                     content.modified_at,
                 )
-                outcomes.append(StoredOutcome(
-                    outcome, document.source, article_id, revision, content.title,
-                    content.canonical_url or document.url, added, removed,
-                ))
+                outcomes.append(
+                    StoredOutcome(
+                        outcome,
+                        document.source,
+                        article_id,
+                        revision,
+                        content.title,
+                        content.canonical_url or document.url,
+                        added,
+                        removed,
+                    )
+                )
 
             _insert(conn, "insert_articles", articles)
             _insert(conn, "insert_identities", aliases)

@@ -84,7 +84,9 @@ _PATH_LITERAL = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
 # literal (a space in form encoding) and ``%2B`` stays encoded (a plus sign).
 _QUERY_LITERAL = (_UNRESERVED | _SUB_DELIMS | frozenset(":@/?")) - frozenset("&=")
 _HEX = frozenset("0123456789abcdefABCDEF")
-_HOST_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*")
+_HOST_RE = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*"
+)
 _CONTROL = "".join(map(chr, range(0x21)))  # control characters and space
 
 

@@ -129,9 +129,16 @@ def _record(page: FetchedPage | FetchError, url: str, purpose: str) -> FetchReco
         return FetchRecord(url, purpose, _now(), status=page.status, error=page.code)
     raw_hash = hashlib.sha256(page.body).hexdigest() if page.body else None
     return FetchRecord(
-        url, purpose, page.fetched_at, final_url=page.final_url, status=page.status,
-        raw_hash=raw_hash, headers=page.headers, etag=page.etag,
-        last_modified=page.last_modified, content_type=page.content_type,
+        url,
+        purpose,
+        page.fetched_at,
+        final_url=page.final_url,
+        status=page.status,
+        raw_hash=raw_hash,
+        headers=page.headers,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        content_type=page.content_type,
         attempts=page.attempts,
         compressed=zlib.compress(page.body, 6) if page.body else None,
         size=len(page.body) if page.body else None,
@@ -149,8 +156,11 @@ def targets_for_urls(urls: Sequence[str]) -> tuple[list[PageTarget], list[Failed
     for url in urls:
         normal = normalize_url(url)
         if normal is None:
-            failures.append(FailedInput(url, "fetch", "invalid_url",
-                                        f"{url}: not an http(s) URL newsledger can fetch"))
+            failures.append(
+                FailedInput(
+                    url, "fetch", "invalid_url", f"{url}: not an http(s) URL newsledger can fetch"
+                )
+            )
         elif normal not in seen:
             seen.add(normal)
             targets.append(PageTarget(normal))
@@ -165,20 +175,29 @@ def with_validators(settings: Settings, targets: Sequence[PageTarget]) -> list[P
         rows = conn.execute(sql("tracked_state"), {"urls": [t.url for t in targets]}).fetchall()
     state = {row[0]: row for row in rows}
     return [
-        replace(t, etag=state[t.url][4], last_modified=state[t.url][5],
-                feed_url=t.feed_url or state[t.url][2]) if t.url in state else t
+        replace(
+            t,
+            etag=state[t.url][4],
+            last_modified=state[t.url][5],
+            feed_url=t.feed_url or state[t.url][2],
+        )
+        if t.url in state
+        else t
         for t in targets
     ]
 
 
-def due_targets(settings: Settings, *, everything: bool = False,
-                limit: int = 100_000) -> list[PageTarget]:
+def due_targets(
+    settings: Settings, *, everything: bool = False, limit: int = 100_000
+) -> list[PageTarget]:
     with open_writer(settings) as conn:
         rows = conn.execute(
             sql("due_urls"), {"now": _now(), "all": everything, "limit": limit}
         ).fetchall()
-    return [PageTarget(url, feed_url, etag, last_modified) for url, feed_url, etag, last_modified
-            in rows]
+    return [
+        PageTarget(url, feed_url, etag, last_modified)
+        for url, feed_url, etag, last_modified in rows
+    ]
 
 
 def failing_targets(settings: Settings) -> list[PageTarget]:
@@ -205,24 +224,47 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
         record = _record(result, target.url, "page")
         fetches.append(record)
         if isinstance(result, FetchError):
-            prepared.append(FailedInput(target.url, result.stage, result.code, str(result),
-                                        identity=target.url))
+            prepared.append(
+                FailedInput(target.url, result.stage, result.code, str(result), identity=target.url)
+            )
             continue
         if result.not_modified:
             last = known.get(target.url)
             if last is None or not last.content_hash or not last.raw_hash:
-                prepared.append(FailedInput(
-                    target.url, "fetch", "not_modified_unknown",
-                    f"{target.url}: the server answered 304 but no stored copy exists",
-                    identity=target.url))
+                prepared.append(
+                    FailedInput(
+                        target.url,
+                        "fetch",
+                        "not_modified_unknown",
+                        f"{target.url}: the server answered 304 but no stored copy exists",
+                        identity=target.url,
+                    )
+                )
                 continue
-            document = SourceDocument(target.url, target.url, "url", b"", last.raw_hash,
-                                      result.fetched_at, result.final_url)
-            prepared.append(KnownUnchanged(document, last.content_hash,
-                                           last.extractor_version or extractor_version("url")))
+            document = SourceDocument(
+                target.url,
+                target.url,
+                "url",
+                b"",
+                last.raw_hash,
+                result.fetched_at,
+                result.final_url,
+            )
+            prepared.append(
+                KnownUnchanged(
+                    document, last.content_hash, last.extractor_version or extractor_version("url")
+                )
+            )
             continue
-        document = SourceDocument(target.url, target.url, "url", result.body,
-                                  record.raw_hash or "", result.fetched_at, result.final_url)
+        document = SourceDocument(
+            target.url,
+            target.url,
+            "url",
+            result.body,
+            record.raw_hash or "",
+            result.fetched_at,
+            result.final_url,
+        )
         to_extract.append((len(prepared), document))
         prepared.append(FailedInput(target.url, "clean", "pending", ""))  # placeholder
     extracted = prepare_documents([d for _, d in to_extract], known)
@@ -247,29 +289,49 @@ def archived_body(conn: duckdb.DuckDBPyConnection, raw_hash: str) -> bytes:
 # --- store pages with their crawl state -----------------------------------------------------
 
 
-def _insert_fetches(conn: duckdb.DuckDBPyConnection, run_id: str,
-                    fetches: Sequence[FetchRecord]) -> None:
+def _insert_fetches(
+    conn: duckdb.DuckDBPyConnection, run_id: str, fetches: Sequence[FetchRecord]
+) -> None:
     bodies = {f.raw_hash: f for f in fetches if f.raw_hash and f.compressed is not None}
     if bodies:
-        conn.execute(sql("insert_raw_pages"), {
-            "hashes": list(bodies),
-            "bodies": [f.compressed for f in bodies.values()],
-            "sizes": [f.size for f in bodies.values()],
-            "compressed_sizes": [len(f.compressed or b"") for f in bodies.values()],
-            "now": _now(),
-        })
+        conn.execute(
+            sql("insert_raw_pages"),
+            {
+                "hashes": list(bodies),
+                "bodies": [f.compressed for f in bodies.values()],
+                "sizes": [f.size for f in bodies.values()],
+                "compressed_sizes": [len(f.compressed or b"") for f in bodies.values()],
+                "now": _now(),
+            },
+        )
     if fetches:
-        rows = [{
-            "run_id": run_id, "url": f.url, "final_url": f.final_url, "purpose": f.purpose,
-            "fetched_at": f.fetched_at, "status": f.status, "raw_hash": f.raw_hash,
-            "headers": f.headers, "etag": f.etag, "last_modified": f.last_modified,
-            "content_type": f.content_type, "attempts": f.attempts, "error": f.error,
-        } for f in fetches]
+        rows = [
+            {
+                "run_id": run_id,
+                "url": f.url,
+                "final_url": f.final_url,
+                "purpose": f.purpose,
+                "fetched_at": f.fetched_at,
+                "status": f.status,
+                "raw_hash": f.raw_hash,
+                "headers": f.headers,
+                "etag": f.etag,
+                "last_modified": f.last_modified,
+                "content_type": f.content_type,
+                "attempts": f.attempts,
+                "error": f.error,
+            }
+            for f in fetches
+        ]
         conn.execute(sql("insert_fetches"), {"rows": json.dumps(rows, default=_json_default)})
 
 
-def _update_tracked(conn: duckdb.DuckDBPyConnection, settings: Settings, batch: PageBatch,
-                    outcomes: Sequence[StoredOutcome]) -> None:
+def _update_tracked(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    batch: PageBatch,
+    outcomes: Sequence[StoredOutcome],
+) -> None:
     now = _now()
     by_input = {o.input: o for o in outcomes}
     fetch_of = {f.url: f for f in batch.fetches}
@@ -285,27 +347,38 @@ def _update_tracked(conn: duckdb.DuckDBPyConnection, settings: Settings, batch: 
         last_changed = old[8] if old else None
         failures = old[10] if old else 0
         row: dict[str, Any] = {
-            "url": target.url, "article_id": (old[1] if old else None),
+            "url": target.url,
+            "article_id": (old[1] if old else None),
             "feed_url": target.feed_url or (old[2] if old else None),
-            "discovered_at": discovered, "etag": old[4] if old else None,
+            "discovered_at": discovered,
+            "etag": old[4] if old else None,
             "last_modified": old[5] if old else None,
-            "last_status": fetch.status if fetch else None, "last_fetched_at": now,
-            "last_changed_at": last_changed, "watch_factor": watch,
-            "consecutive_failures": 0, "last_error": None, "gave_up": False,
+            "last_status": fetch.status if fetch else None,
+            "last_fetched_at": now,
+            "last_changed_at": last_changed,
+            "watch_factor": watch,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "gave_up": False,
         }
         if outcome is None or outcome.outcome == "failed":
             failures += 1
             delay = retry_delay(failures, settings)
-            row.update(consecutive_failures=failures,
-                       last_error=outcome.message if outcome else "not stored",
-                       gave_up=delay is None,
-                       next_check_at=now + (delay or timedelta(0)))
+            row.update(
+                consecutive_failures=failures,
+                last_error=outcome.message if outcome else "not stored",
+                gave_up=delay is None,
+                next_check_at=now + (delay or timedelta(0)),
+            )
         else:
             if outcome.outcome in ("new", "revised"):
                 last_changed = now
-            row.update(article_id=outcome.article_id, last_changed_at=last_changed,
-                       next_check_at=now + revisit_interval(now, last_changed or discovered,
-                                                            settings, watch))
+            row.update(
+                article_id=outcome.article_id,
+                last_changed_at=last_changed,
+                next_check_at=now
+                + revisit_interval(now, last_changed or discovered, settings, watch),
+            )
             if fetch is not None and fetch.status == 200:
                 row.update(etag=fetch.etag, last_modified=fetch.last_modified)
         rows.append(row)
@@ -320,15 +393,21 @@ def store_pages(settings: Settings, run_id: str, batch: PageBatch) -> list[Store
         _insert_fetches(conn, run_id, batch.fetches)
         _update_tracked(conn, settings, batch, outcomes)
 
-    return store_batch(settings, run_id, batch.prepared, before_commit=record_crawl,
-                       reload=lambda d: load_archived(settings, d))
+    return store_batch(
+        settings,
+        run_id,
+        batch.prepared,
+        before_commit=record_crawl,
+        reload=lambda d: load_archived(settings, d),
+    )
 
 
 # --- feeds --------------------------------------------------------------------------------------
 
 
-def feeds_due(settings: Settings, specs: Sequence[FeedSpec], *,
-              everything: bool = False) -> list[FeedSpec]:
+def feeds_due(
+    settings: Settings, specs: Sequence[FeedSpec], *, everything: bool = False
+) -> list[FeedSpec]:
     enabled = [s for s in specs if s.enabled]
     if everything or not enabled:
         return enabled
@@ -344,10 +423,19 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
     the entries whose pages we have never tracked."""
     now = _now()
     with open_writer(settings) as conn:
-        state = {row[0]: row for row in conn.execute(
-            sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()}
-    requests = [FetchRequest(s.url, state[s.url][2] if s.url in state else None,
-                             state[s.url][3] if s.url in state else None, "feed") for s in specs]
+        state = {
+            row[0]: row
+            for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
+        }
+    requests = [
+        FetchRequest(
+            s.url,
+            state[s.url][2] if s.url in state else None,
+            state[s.url][3] if s.url in state else None,
+            "feed",
+        )
+        for s in specs
+    ]
     results = fetch_all(settings, requests)
     poll = FeedPoll([], [])
     feed_rows: list[dict[str, Any]] = []
@@ -357,10 +445,15 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
         old = state.get(spec.url)
         interval = timedelta(minutes=spec.interval_minutes or settings.feed_interval_minutes)
         row: dict[str, Any] = {
-            "feed_url": spec.url, "name": spec.name,
-            "etag": old[2] if old else None, "last_modified": old[3] if old else None,
-            "last_polled_at": now, "next_poll_at": now + interval, "consecutive_failures": 0,
-            "last_error": None, "entries_seen": old[9] if old else 0,
+            "feed_url": spec.url,
+            "name": spec.name,
+            "etag": old[2] if old else None,
+            "last_modified": old[3] if old else None,
+            "last_polled_at": now,
+            "next_poll_at": now + interval,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "entries_seen": old[9] if old else 0,
             "last_status": None,
         }
         report: dict[str, Any] = {"feed": spec.name, "url": spec.url}
@@ -371,8 +464,11 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
             error = result
             row["last_status"] = result.status
         else:
-            row.update(last_status=result.status, etag=result.etag or row["etag"],
-                       last_modified=result.last_modified or row["last_modified"])
+            row.update(
+                last_status=result.status,
+                etag=result.etag or row["etag"],
+                last_modified=result.last_modified or row["last_modified"],
+            )
             if result.not_modified:
                 poll.feeds_not_modified += 1
                 report["status"] = "not modified"
@@ -391,21 +487,39 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
         if error is not None:
             failures = (old[7] if old else 0) + 1
             delay = retry_delay(failures, settings) or timedelta(
-                minutes=settings.refresh_max_minutes)
-            row.update(consecutive_failures=failures, last_error=str(error),
-                       next_poll_at=now + min(max(delay, interval), delay + interval))
+                minutes=settings.refresh_max_minutes
+            )
+            row.update(
+                consecutive_failures=failures,
+                last_error=str(error),
+                next_poll_at=now + min(max(delay, interval), delay + interval),
+            )
             code = getattr(error, "code", "feed")
-            poll.failures.append(FailedInput(spec.url, getattr(error, "stage", "feed"), code,
-                                             f"feed {spec.name!r}: {error}", identity=spec.url))
+            poll.failures.append(
+                FailedInput(
+                    spec.url,
+                    getattr(error, "stage", "feed"),
+                    code,
+                    f"feed {spec.name!r}: {error}",
+                    identity=spec.url,
+                )
+            )
             report.update(status="failed", reason=str(error))
         feed_rows.append(row)
         poll.feed_reports.append(report)
 
     with open_writer(settings) as conn:
-        known = {row[0] for row in conn.execute(
-            sql("tracked_state"), {"urls": list(candidates)}).fetchall()} if candidates else set()
+        known = (
+            {
+                row[0]
+                for row in conn.execute(sql("tracked_state"), {"urls": list(candidates)}).fetchall()
+            }
+            if candidates
+            else set()
+        )
     poll.new_targets = [t for url, t in candidates.items() if url not in known][
-        : settings.max_pages_per_poll]
+        : settings.max_pages_per_poll
+    ]
 
     def record_feeds(conn: duckdb.DuckDBPyConnection, _outcomes: list[StoredOutcome]) -> None:
         _insert_fetches(conn, run_id, fetches)
@@ -431,27 +545,53 @@ class WebSteps:
     reprocess_batch: Callable[[Settings, str, Sequence[tuple[str, str]]], list[StoredOutcome]]
 
 
-def _run(flow: str, settings: Settings, steps: WebSteps, body: Callable[[RunSummary], None],
-         *, arguments: dict[str, Any], run_id: str | None, orchestrator: str,
-         prefect_flow_run_id: str | None) -> RunSummary:
+def _run(
+    flow: str,
+    settings: Settings,
+    steps: WebSteps,
+    body: Callable[[RunSummary], None],
+    *,
+    arguments: dict[str, Any],
+    run_id: str | None,
+    orchestrator: str,
+    prefect_flow_run_id: str | None,
+) -> RunSummary:
     run_id = run_id or new_run_id()
-    steps.begin(settings, run_id, flow, orchestrator=orchestrator, arguments=arguments,
-                prefect_flow_run_id=prefect_flow_run_id)
+    steps.begin(
+        settings,
+        run_id,
+        flow,
+        orchestrator=orchestrator,
+        arguments=arguments,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
     summary = RunSummary(run_id, flow)
     status = "failed"
     try:
         body(summary)
         status = "completed"
     finally:
-        steps.finish(settings, run_id, new=summary.new, revised=summary.revised,
-                     unchanged=summary.unchanged, failed=summary.failed,
-                     skipped=summary.skipped, status=status)
+        steps.finish(
+            settings,
+            run_id,
+            new=summary.new,
+            revised=summary.revised,
+            unchanged=summary.unchanged,
+            failed=summary.failed,
+            skipped=summary.skipped,
+            status=status,
+        )
     return summary
 
 
-def _fetch_and_store(settings: Settings, steps: WebSteps, run_id: str,
-                     targets: Sequence[PageTarget], summary: RunSummary,
-                     on_progress: Callable[[int, int], Any] | None) -> None:
+def _fetch_and_store(
+    settings: Settings,
+    steps: WebSteps,
+    run_id: str,
+    targets: Sequence[PageTarget],
+    summary: RunSummary,
+    on_progress: Callable[[int, int], Any] | None,
+) -> None:
     done = 0
     for batch in chunks(list(targets), settings.batch_size):
         summary.add(steps.store_pages(settings, run_id, steps.fetch_pages(settings, batch)))
@@ -460,10 +600,16 @@ def _fetch_and_store(settings: Settings, steps: WebSteps, run_id: str,
             on_progress(done, len(targets))
 
 
-def run_url_ingest(urls: Sequence[str], settings: Settings, *, steps: WebSteps | None = None,
-                   run_id: str | None = None, orchestrator: str = "local",
-                   prefect_flow_run_id: str | None = None,
-                   on_progress: Callable[[int, int], Any] | None = None) -> RunSummary:
+def run_url_ingest(
+    urls: Sequence[str],
+    settings: Settings,
+    *,
+    steps: WebSteps | None = None,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> RunSummary:
     """Fetch and store the given URLs (conditional GET when a URL is already tracked)."""
     steps = steps or PLAIN_WEB_STEPS
 
@@ -471,43 +617,82 @@ def run_url_ingest(urls: Sequence[str], settings: Settings, *, steps: WebSteps |
         targets, failures = targets_for_urls(urls)
         if failures:
             summary.add(steps.store_failures(settings, summary.run_id, failures))
-        _fetch_and_store(settings, steps, summary.run_id, with_validators(settings, targets),
-                         summary, on_progress)
+        _fetch_and_store(
+            settings,
+            steps,
+            summary.run_id,
+            with_validators(settings, targets),
+            summary,
+            on_progress,
+        )
 
-    return _run("ingest_urls", settings, steps, body, arguments={"urls": list(urls)},
-                run_id=run_id, orchestrator=orchestrator, prefect_flow_run_id=prefect_flow_run_id)
+    return _run(
+        "ingest_urls",
+        settings,
+        steps,
+        body,
+        arguments={"urls": list(urls)},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
 
 
-def run_poll(feeds_file: Path | None, settings: Settings, *, everything: bool = False,
-             steps: WebSteps | None = None, run_id: str | None = None,
-             orchestrator: str = "local", prefect_flow_run_id: str | None = None,
-             on_progress: Callable[[int, int], Any] | None = None) -> tuple[RunSummary, FeedPoll]:
+def run_poll(
+    feeds_file: Path | None,
+    settings: Settings,
+    *,
+    everything: bool = False,
+    steps: WebSteps | None = None,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> tuple[RunSummary, FeedPoll]:
     """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages."""
     steps = steps or PLAIN_WEB_STEPS
     specs = load_feed_list(feeds_file or settings.feeds_file)  # a malformed list stops here
     polls: list[FeedPoll] = []
 
     def body(summary: RunSummary) -> None:
-        poll = steps.poll_feeds(settings, summary.run_id,
-                                feeds_due(settings, specs, everything=everything))
+        poll = steps.poll_feeds(
+            settings, summary.run_id, feeds_due(settings, specs, everything=everything)
+        )
         polls.append(poll)
-        summary.add([StoredOutcome("failed", f.input, None, message=f.message, stage=f.stage,
-                                   error=f.error) for f in poll.failures])
-        _fetch_and_store(settings, steps, summary.run_id, poll.new_targets, summary,
-                         on_progress)
+        summary.add(
+            [
+                StoredOutcome(
+                    "failed", f.input, None, message=f.message, stage=f.stage, error=f.error
+                )
+                for f in poll.failures
+            ]
+        )
+        _fetch_and_store(settings, steps, summary.run_id, poll.new_targets, summary, on_progress)
 
-    summary = _run("poll_feeds", settings, steps, body,
-                   arguments={"feeds_file": str(feeds_file or settings.feeds_file),
-                              "all": everything},
-                   run_id=run_id, orchestrator=orchestrator,
-                   prefect_flow_run_id=prefect_flow_run_id)
+    summary = _run(
+        "poll_feeds",
+        settings,
+        steps,
+        body,
+        arguments={"feeds_file": str(feeds_file or settings.feeds_file), "all": everything},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
     return summary, polls[0]
 
 
-def run_refresh(settings: Settings, *, everything: bool = False, limit: int = 100_000,
-                steps: WebSteps | None = None, run_id: str | None = None,
-                orchestrator: str = "local", prefect_flow_run_id: str | None = None,
-                on_progress: Callable[[int, int], Any] | None = None) -> RunSummary:
+def run_refresh(
+    settings: Settings,
+    *,
+    everything: bool = False,
+    limit: int = 100_000,
+    steps: WebSteps | None = None,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> RunSummary:
     """Revisit known stories that are due (``everything``: all of them now)."""
     steps = steps or PLAIN_WEB_STEPS
 
@@ -515,49 +700,82 @@ def run_refresh(settings: Settings, *, everything: bool = False, limit: int = 10
         targets = due_targets(settings, everything=everything, limit=limit)
         _fetch_and_store(settings, steps, summary.run_id, targets, summary, on_progress)
 
-    return _run("refresh_articles", settings, steps, body,
-                arguments={"all": everything, "limit": limit}, run_id=run_id,
-                orchestrator=orchestrator, prefect_flow_run_id=prefect_flow_run_id)
+    return _run(
+        "refresh_articles",
+        settings,
+        steps,
+        body,
+        arguments={"all": everything, "limit": limit},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
 
 
-def run_retry(settings: Settings, *, steps: WebSteps | None = None, run_id: str | None = None,
-              orchestrator: str = "local", prefect_flow_run_id: str | None = None,
-              on_progress: Callable[[int, int], Any] | None = None) -> RunSummary:
+def run_retry(
+    settings: Settings,
+    *,
+    steps: WebSteps | None = None,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> RunSummary:
     """Fetch again, now, every failing URL that was not given up."""
     steps = steps or PLAIN_WEB_STEPS
 
     def body(summary: RunSummary) -> None:
-        _fetch_and_store(settings, steps, summary.run_id, failing_targets(settings), summary,
-                         on_progress)
+        _fetch_and_store(
+            settings, steps, summary.run_id, failing_targets(settings), summary, on_progress
+        )
 
-    return _run("retry_failures", settings, steps, body, arguments={}, run_id=run_id,
-                orchestrator=orchestrator, prefect_flow_run_id=prefect_flow_run_id)
+    return _run(
+        "retry_failures",
+        settings,
+        steps,
+        body,
+        arguments={},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
 
 
 def reprocess_candidates(settings: Settings, *, everything: bool = False) -> list[tuple[str, str]]:
     """(identity, raw_hash) of archived web stories extracted by another extractor version."""
     with open_writer(settings) as conn:
-        rows = conn.execute(sql("reprocess_candidates"),
-                            {"version": extractor_version("url"), "all": everything}).fetchall()
+        rows = conn.execute(
+            sql("reprocess_candidates"), {"version": extractor_version("url"), "all": everything}
+        ).fetchall()
     return [(row[0], row[2]) for row in rows]
 
 
-def reprocess_batch(settings: Settings, run_id: str,
-                    candidates: Sequence[tuple[str, str]]) -> list[StoredOutcome]:
+def reprocess_batch(
+    settings: Settings, run_id: str, candidates: Sequence[tuple[str, str]]
+) -> list[StoredOutcome]:
     """Re-extract archived raw pages with the current extractor and store the results: a new
     revision only where the extracted content really changes."""
     documents: list[SourceDocument] = []
     with open_writer(settings) as conn:
         for identity, raw_hash in candidates:
-            documents.append(SourceDocument(identity, identity, "url",
-                                            archived_body(conn, raw_hash), raw_hash, url=identity))
+            documents.append(
+                SourceDocument(
+                    identity, identity, "url", archived_body(conn, raw_hash), raw_hash, url=identity
+                )
+            )
     return store_batch(settings, run_id, prepare_documents(documents, known={}))
 
 
-def run_reprocess(settings: Settings, *, everything: bool = False,
-                  steps: WebSteps | None = None, run_id: str | None = None,
-                  orchestrator: str = "local", prefect_flow_run_id: str | None = None,
-                  on_progress: Callable[[int, int], Any] | None = None) -> RunSummary:
+def run_reprocess(
+    settings: Settings,
+    *,
+    everything: bool = False,
+    steps: WebSteps | None = None,
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    on_progress: Callable[[int, int], Any] | None = None,
+) -> RunSummary:
     steps = steps or PLAIN_WEB_STEPS
 
     def body(summary: RunSummary) -> None:
@@ -569,8 +787,16 @@ def run_reprocess(settings: Settings, *, everything: bool = False,
             if on_progress is not None:
                 on_progress(done, len(candidates))
 
-    return _run("reprocess", settings, steps, body, arguments={"all": everything},
-                run_id=run_id, orchestrator=orchestrator, prefect_flow_run_id=prefect_flow_run_id)
+    return _run(
+        "reprocess",
+        settings,
+        steps,
+        body,
+        arguments={"all": everything},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
 
 
 PLAIN_WEB_STEPS = WebSteps(
