@@ -37,6 +37,7 @@ __all__ = [
 # --- the feed list ---------------------------------------------------------------------------
 
 FEED_KEYS = ("name", "url", "interval", "language", "enabled")
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 _INTERVAL_TOKEN = re.compile(r"\s*(\d+)\s*([a-z]*)\s*,?\s*(?:and\s+)?")
 _UNIT_MINUTES = {
@@ -101,7 +102,7 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
     Other top-level keys must start with ``x-`` (ignored; a place for YAML anchors that
     entries merge with ``<<: *name``).
     """
-    loader = yaml.SafeLoader(text)
+    loader = _FAST_LOADER(text)  # libyaml when available: ~10x faster on long lists
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import ipaddress
 import logging
 import math
@@ -396,6 +397,13 @@ class _GuardedResponseStream(httpx.AsyncByteStream):
             await aclose()
 
 
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """Certificate checks against certifi's roots, built once: loading the roots takes 25-50 ms,
+    which every batch (a Fetcher each) would pay again."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport (one httpcore connection pool) that dials only checked addresses.
 
@@ -412,7 +420,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
+            ssl_context=ssl_context or _default_ssl_context(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,

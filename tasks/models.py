@@ -29,6 +29,7 @@ class SourceDocument:
     raw_hash: str  # sha256 of ``raw``
     fetched_at: datetime | None = None
     url: str | None = None
+    charset: str | None = None  # declared by the HTTP Content-Type header, if any
 
     @property
     def article_id(self) -> str:

@@ -306,12 +306,28 @@ def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: list[dict[str
 BeforeCommit = Callable[[duckdb.DuckDBPyConnection, list[StoredOutcome]], None]
 
 
-def _canonical_alias(item: PreparedItem) -> str | None:
-    """The canonical URL a fetched page states, when it differs from the page's identity."""
+def canonical_alias(item: PreparedItem) -> str | None:
+    """The canonical URL a fetched page states, when it differs from the page's identity and
+    is on the same site (a page cannot attach itself to another site's story)."""
     if not isinstance(item, ExtractedArticle) or item.document.kind != "url":
         return None
     canonical = item.content.canonical_url
-    return canonical if canonical and canonical != item.document.identity else None
+    if not canonical or canonical == item.document.identity:
+        return None
+    return canonical if same_site(canonical, item.document.identity) else None
+
+
+def same_site(first: str, second: str) -> bool:
+    """Both URLs on one registered domain (``www.cnn.com`` ~ ``amp.cnn.com``), or one host."""
+    from courlan import extract_domain
+    from newsledger.tasks.urls import url_host
+
+    try:
+        return (extract_domain(first) or url_host(first)) == (
+            extract_domain(second) or url_host(second)
+        )
+    except ValueError:
+        return False
 
 
 def write_batch(
@@ -336,7 +352,7 @@ def write_batch(
     identities = sorted(
         {item.document.identity for item in items if not isinstance(item, FailedInput)}
         | {item.identity for item in items if isinstance(item, FailedInput) and item.identity}
-        | {c for item in items if (c := _canonical_alias(item))}
+        | {c for item in items if (c := canonical_alias(item))}
     )
     outcomes: list[StoredOutcome] = []
     stale: list[KnownUnchanged] = []
@@ -450,7 +466,7 @@ def write_batch(
                     continue
 
                 content = item.content
-                canonical = _canonical_alias(item)
+                canonical = canonical_alias(item)
                 if article_id is None and canonical and canonical in article_of:
                     article_id = article_of[canonical]  # an alias of a known story
                     article_of[document.identity] = article_id

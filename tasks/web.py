@@ -10,6 +10,7 @@ and the raw archive are written in the same transaction as the revisions they ex
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 from newsledger.tasks.clean import extractor_version
@@ -36,6 +38,7 @@ from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import (
     _json_default,
     begin_run,
+    canonical_alias,
     finish_run,
     last_observations,
     open_writer,
@@ -264,6 +267,7 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
             record.raw_hash or "",
             result.fetched_at,
             result.final_url,
+            charset=result.charset,
         )
         to_extract.append((len(prepared), document))
         prepared.append(FailedInput(target.url, "clean", "pending", ""))  # placeholder
@@ -335,9 +339,17 @@ def _update_tracked(
     now = _now()
     by_input = {o.input: o for o in outcomes}
     fetch_of = {f.url: f for f in batch.fetches}
-    urls = [t.url for t in batch.targets]
+    # A page naming another canonical URL (same site) is an alias: the canonical URL is
+    # tracked and revisited instead, so two variants of a story never take turns as revisions.
+    canonical_of = {
+        item.document.identity: canonical
+        for item in batch.prepared
+        if not isinstance(item, FailedInput) and (canonical := canonical_alias(item))
+    }
+    urls = [t.url for t in batch.targets] + list(canonical_of.values())
     state = {row[0]: row for row in conn.execute(sql("tracked_state"), {"urls": urls}).fetchall()}
-    rows = []
+    batch_urls = {t.url for t in batch.targets}
+    rows: list[dict[str, Any]] = []
     for target in batch.targets:
         old = state.get(target.url)
         outcome = by_input.get(target.url)
@@ -360,6 +372,7 @@ def _update_tracked(
             "consecutive_failures": 0,
             "last_error": None,
             "gave_up": False,
+            "alias_of": old[14] if old else None,
         }
         if outcome is None or outcome.outcome == "failed":
             failures += 1
@@ -381,6 +394,30 @@ def _update_tracked(
             )
             if fetch is not None and fetch.status == 200:
                 row.update(etag=fetch.etag, last_modified=fetch.last_modified)
+            canonical = canonical_of.get(target.url)
+            if canonical:
+                row["alias_of"] = canonical
+                if canonical not in state and canonical not in batch_urls:
+                    state[canonical] = ()  # track it once
+                    rows.append(
+                        {
+                            "url": canonical,
+                            "article_id": outcome.article_id,
+                            "feed_url": row["feed_url"],
+                            "discovered_at": now,
+                            "etag": None,
+                            "last_modified": None,
+                            "last_status": None,
+                            "last_fetched_at": None,
+                            "last_changed_at": None,
+                            "next_check_at": now,
+                            "watch_factor": 1.0,
+                            "consecutive_failures": 0,
+                            "last_error": None,
+                            "gave_up": False,
+                            "alias_of": None,
+                        }
+                    )
         rows.append(row)
     if rows:
         conn.execute(sql("upsert_tracked"), {"rows": json.dumps(rows, default=_json_default)})
@@ -492,6 +529,9 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
             row.update(
                 consecutive_failures=failures,
                 last_error=str(error),
+                # validators of an unusable answer would turn the next poll into a quiet 304
+                etag=old[2] if old else None,
+                last_modified=old[3] if old else None,
                 next_poll_at=now + min(max(delay, interval), delay + interval),
             )
             code = getattr(error, "code", "feed")
@@ -508,22 +548,29 @@ def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> Fe
         feed_rows.append(row)
         poll.feed_reports.append(report)
 
+    # Entries are recorded as tracked URLs (due now, never fetched) in the same transaction as
+    # the feed validators: a poll that stops early, or meets its page cap, loses none of them
+    # even though the feed answers 304 next time; the next poll (or refresh) fetches them.
     with open_writer(settings) as conn:
-        known = (
-            {
-                row[0]
-                for row in conn.execute(sql("tracked_state"), {"urls": list(candidates)}).fetchall()
-            }
+        tracked = (
+            conn.execute(sql("tracked_state"), {"urls": list(candidates)}).fetchall()
             if candidates
-            else set()
+            else []
         )
-    poll.new_targets = [t for url, t in candidates.items() if url not in known][
-        : settings.max_pages_per_poll
-    ]
+        pending = conn.execute(sql("pending_urls"), {"feeds": [s.url for s in specs]}).fetchall()
+    fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
+    discovered = [t for url, t in candidates.items() if url not in fetched]
+    targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
+    targets.update((t.url, t) for t in discovered if t.url not in targets)
+    poll.new_targets = list(targets.values())[: settings.max_pages_per_poll]
+    known = {row[0] for row in tracked}
+    new_rows = [{"url": t.url, "feed_url": t.feed_url} for t in discovered if t.url not in known]
 
     def record_feeds(conn: duckdb.DuckDBPyConnection, _outcomes: list[StoredOutcome]) -> None:
         _insert_fetches(conn, run_id, fetches)
         conn.execute(sql("upsert_feeds"), {"rows": json.dumps(feed_rows, default=_json_default)})
+        if new_rows:
+            conn.execute(sql("insert_discovered"), {"rows": json.dumps(new_rows), "now": now})
 
     store_batch(settings, run_id, poll.failures, before_commit=record_feeds)
     return poll
@@ -584,6 +631,17 @@ def _run(
     return summary
 
 
+def interleave_hosts(targets: Sequence[PageTarget]) -> list[PageTarget]:
+    """The targets taken round-robin over their hosts (order kept within a host), so that each
+    batch spreads over as many hosts as it can: batches are fetched one after the other, and
+    a batch of one outlet's pages would wait on that host's politeness limits alone."""
+    queues: dict[str, list[PageTarget]] = {}
+    for target in targets:
+        queues.setdefault(urlsplit(target.url).hostname or "", []).append(target)
+    rounds = itertools.zip_longest(*queues.values())
+    return [target for round_ in rounds for target in round_ if target is not None]
+
+
 def _fetch_and_store(
     settings: Settings,
     steps: WebSteps,
@@ -593,7 +651,7 @@ def _fetch_and_store(
     on_progress: Callable[[int, int], Any] | None,
 ) -> None:
     done = 0
-    for batch in chunks(list(targets), settings.batch_size):
+    for batch in chunks(interleave_hosts(targets), settings.batch_size):
         summary.add(steps.store_pages(settings, run_id, steps.fetch_pages(settings, batch)))
         done += len(batch)
         if on_progress is not None:
@@ -808,3 +866,40 @@ PLAIN_WEB_STEPS = WebSteps(
     poll_feeds=poll_feeds,
     reprocess_batch=reprocess_batch,
 )
+
+
+# --- watching revised stories -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """What ``watch_article`` did: the story's revision and, per tracked URL, the new factor
+    and next visit (empty when the story has no tracked URL, e.g. a local file)."""
+
+    article_id: str
+    revision: int | None
+    urls: list[dict[str, Any]]
+
+
+def watch_article(settings: Settings, article_id: str, revision: int | None = None) -> WatchResult:
+    """Watch a revised story more closely: its watch factor becomes
+    ``watch_factor_step ** (revision - 1)`` (capped at ``watch_factor_max``, never lowered) and
+    its next visit moves earlier to match. Derived from the revision number rather than
+    multiplied, so a retried or repeated call changes nothing more."""
+    now = _now()
+    with open_writer(settings) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        rows = conn.execute(sql("watched_urls"), {"article_id": article_id}).fetchall()
+        revision = revision or (rows[0][4] if rows else None) or 1
+        target = min(settings.watch_factor_max, settings.watch_factor_step ** (revision - 1))
+        changes = []
+        for url, factor, next_check, since, _latest in rows:
+            watch = max(factor, target)
+            sooner = now + revisit_interval(now, since, settings, watch)
+            changes.append(
+                {"url": url, "watch_factor": watch, "next_check_at": min(next_check, sooner)}
+            )
+        if changes:
+            conn.execute(sql("watch_urls"), {"rows": json.dumps(changes, default=_json_default)})
+        conn.execute("COMMIT")
+    return WatchResult(article_id, revision, changes)

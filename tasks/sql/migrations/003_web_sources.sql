@@ -43,7 +43,9 @@ CREATE TABLE tracked_urls (
     consecutive_failures  INTEGER NOT NULL DEFAULT 0,
     last_error            VARCHAR,
     gave_up               BOOLEAN NOT NULL DEFAULT false,
-    watch_factor          DOUBLE NOT NULL DEFAULT 1.0   -- >1: revisit more often
+    watch_factor          DOUBLE NOT NULL DEFAULT 1.0,  -- >1: revisit more often
+    alias_of              VARCHAR               -- set when the page names another canonical URL:
+                                                -- the canonical is revisited instead
 );
 
 CREATE TABLE feeds (

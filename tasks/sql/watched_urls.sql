@@ -1,0 +1,11 @@
+-- The tracked URLs of one article ($article_id) that are still visited, with when the story
+-- last changed (or appeared) and its latest revision number.
+SELECT
+    t.url,
+    t.watch_factor,
+    t.next_check_at,
+    coalesce(t.last_changed_at, t.discovered_at) AS since,
+    (SELECT max(revision) FROM revisions WHERE article_id = $article_id) AS revision
+FROM tracked_urls AS t
+WHERE t.article_id = $article_id AND NOT t.gave_up
+ORDER BY t.url;
