@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from newsledger.tasks import web
-from newsledger.tasks.prefect_tasks import WEB_TASKS
+from newsledger.tasks.prefect_tasks import WEB_TASKS, report
 from newsledger.tasks.settings import Settings
 from prefect import flow
 from prefect.runtime import flow_run
@@ -34,7 +34,7 @@ def poll_feeds(
         everything=all_feeds,
         **_run_options(),
     )
-    return {**summary.as_dict(), "feeds": poll.feed_reports}
+    return report(summary, feeds=poll.feed_reports)
 
 
 @flow(
@@ -44,21 +44,21 @@ def poll_feeds(
 def refresh_articles(
     all_articles: bool = False, limit: int = 100_000, db: str | None = None
 ) -> dict[str, Any]:
-    return web.run_refresh(
-        _settings(db), everything=all_articles, limit=limit, **_run_options()
-    ).as_dict()
+    return report(
+        web.run_refresh(_settings(db), everything=all_articles, limit=limit, **_run_options())
+    )
 
 
 @flow(name="ingest-urls", description="Fetch and store the given URLs.")
 def ingest_urls(urls: list[str], db: str | None = None) -> dict[str, Any]:
-    return web.run_url_ingest(urls, _settings(db), **_run_options()).as_dict()
+    return report(web.run_url_ingest(urls, _settings(db), **_run_options()))
 
 
 @flow(name="retry-failures", description="Fetch again every failing URL not given up.")
 def retry_failures(db: str | None = None) -> dict[str, Any]:
-    return web.run_retry(_settings(db), **_run_options()).as_dict()
+    return report(web.run_retry(_settings(db), **_run_options()))
 
 
 @flow(name="reprocess", description="Re-extract archived raw pages with the current extractor.")
 def reprocess(all_pages: bool = False, db: str | None = None) -> dict[str, Any]:
-    return web.run_reprocess(_settings(db), everything=all_pages, **_run_options()).as_dict()
+    return report(web.run_reprocess(_settings(db), everything=all_pages, **_run_options()))

@@ -1,19 +1,146 @@
 """Prefect tasks over the plain pipeline functions: one task per batch (never per article,
-the API records at most ~100 task runs/s). Only flows import this module, so the CLI's
-in-process fast path never pays for ``import prefect``."""
+the API records at most ~100 task runs/s). Only flows (and ``newsledger serve`` / ``submit`` /
+``setup-prefect``) import this module, so the CLI's in-process fast path never pays for
+``import prefect``.
+
+Three things happen here and nowhere else:
+
+* **One writer at a time.** When a Prefect server is configured (``PREFECT_API_URL``), every
+  task that writes the ledger holds the 1-slot global concurrency limit
+  ``Settings.write_limit`` while it writes, acquired with ``strict=True`` (a missing limit
+  would otherwise be skipped with a mere warning) and created on first use. The slot is leased
+  (``Settings.write_lease_seconds``, at least 60 s): a writer killed with ``kill -9`` holds it
+  until its lease runs out. Without a server (a temporary one never reclaims leases) the
+  DuckDB file-lock retry of ``tasks/store.py`` is what serialises writers, and it stays in
+  place underneath the slot either way.
+* **Events out.** After the plain store function has returned (its transaction committed),
+  the task emits the events of ``tasks/events.py``; a batch that raised emits nothing.
+* **Run reports.** ``report`` (used by every flow) logs a one-line summary through the run
+  logger and publishes a table artifact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from newsledger.tasks import pipeline, store, web
+from newsledger.tasks.events import EventSpec, feed_events, outcome_events, report_line
+from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec
 from newsledger.tasks.load import Discovery, FileInput
-from newsledger.tasks.models import PreparedItem, StoredOutcome
+from newsledger.tasks.models import PreparedItem, RunSummary, StoredOutcome
 from newsledger.tasks.settings import Settings
-from prefect import task
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency.sync import concurrency
+from prefect.events import emit_event
+from prefect.settings import get_current_settings
+
+# --- one writer at a time -----------------------------------------------------------------------
+
+_limits_ready: set[str] = set()
+
+
+def server_configured() -> bool:
+    """True when this process talks to a real Prefect server (not a temporary one)."""
+    return bool(get_current_settings().api.url)
+
+
+def ensure_write_limit(name: str) -> bool:
+    """Create the 1-slot global concurrency limit ``name`` unless it exists. True if created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+            return False
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except ObjectAlreadyExists:  # another writer created it a moment ago
+            return False
+        return True
+
+
+@contextmanager
+def ledger_write(settings: Settings) -> Iterator[None]:
+    """Hold the ledger's write slot (when a Prefect server is configured) for the body."""
+    if not server_configured():
+        yield
+        return
+    name = settings.write_limit
+    if name not in _limits_ready:
+        ensure_write_limit(name)
+        _limits_ready.add(name)
+    try:
+        with concurrency(
+            name,
+            occupy=1,
+            timeout_seconds=settings.write_slot_timeout_seconds,
+            lease_duration=settings.write_lease_seconds,
+            strict=True,
+            # A renewal hiccup must not kill a write half-way: the file lock still guards it.
+            raise_on_lease_renewal_failure=False,
+        ):
+            yield
+    except ConcurrencySlotAcquisitionError:
+        _limits_ready.discard(name)  # deleted meanwhile? the task's retry creates it again
+        raise
+
+
+# --- events out ---------------------------------------------------------------------------------
+
+
+def emit(specs: Iterable[EventSpec]) -> None:
+    """Send events to the Prefect API (the flow/task run are attached as related resources)."""
+    for spec in specs:
+        emit_event(spec.event, resource=spec.resource, payload=spec.payload)
+
+
+def _ledger(settings: Settings) -> str:
+    return str(settings.db.expanduser().resolve())
+
+
+def _stored(settings: Settings, run_id: str, outcomes: list[StoredOutcome]) -> list[StoredOutcome]:
+    emit(outcome_events(run_id, outcomes, ledger=_ledger(settings)))
+    return outcomes
+
+
+# --- run reports --------------------------------------------------------------------------------
+
+
+def publish_report(key: str, line: str, table: list[dict[str, Any]], description: str) -> None:
+    """Log ``line`` through the run logger and publish ``table`` as the artifact ``key``."""
+    get_run_logger().info(line)
+    create_table_artifact(table, key=key, description=description)
+
+
+def report(summary: RunSummary, **extra: Any) -> dict[str, Any]:
+    """Report an ingest run (log line + table artifact) and return its summary as a dict."""
+    line = report_line(summary.flow, summary)
+    publish_report(summary.flow.replace("_", "-") + "-report", line, _report_table(summary), line)
+    return {**summary.as_dict(), **extra}
+
+
+def report_watch(result: web.WatchResult) -> dict[str, Any]:
+    """Report a watch-article run (log line + table of the URLs it now watches)."""
+    line = (
+        f"watch-article: story {result.article_id} (revision {result.revision}): "
+        f"{len(result.urls)} tracked URL(s) watched more closely"
+    )
+    urls = [{**u, "next_check_at": u["next_check_at"].isoformat()} for u in result.urls]
+    publish_report("watch-article-report", line, urls, line)
+    return {"article_id": result.article_id, "revision": result.revision, "urls": urls}
+
+
+# --- file ingest --------------------------------------------------------------------------------
 
 
 @task(name="discover-files", cache_policy=NO_CACHE)
@@ -23,7 +150,8 @@ def discover_files_task(arguments: Sequence[str], settings: Settings) -> Discove
 
 @task(name="begin-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def begin_run_task(settings: Settings, run_id: str, flow: str, **options: Any) -> None:
-    store.begin_run(settings, run_id, flow, **options)
+    with ledger_write(settings):
+        store.begin_run(settings, run_id, flow, **options)
 
 
 @task(name="prepare-batch", cache_policy=NO_CACHE)
@@ -36,12 +164,15 @@ def prepare_file_batch_task(settings: Settings, batch: Sequence[FileInput]) -> l
 def store_batch_task(
     settings: Settings, run_id: str, prepared: Sequence[PreparedItem]
 ) -> list[StoredOutcome]:
-    return pipeline.store_batch(settings, run_id, prepared)
+    with ledger_write(settings):
+        outcomes = pipeline.store_batch(settings, run_id, prepared)
+    return _stored(settings, run_id, outcomes)
 
 
 @task(name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def finish_run_task(settings: Settings, run_id: str, **counts: Any) -> None:
-    store.finish_run(settings, run_id, **counts)
+    with ledger_write(settings):
+        store.finish_run(settings, run_id, **counts)
 
 
 FILE_INGEST_TASKS = pipeline.IngestSteps(
@@ -59,7 +190,10 @@ FILE_INGEST_TASKS = pipeline.IngestSteps(
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
 def poll_feeds_task(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> web.FeedPoll:
-    return web.poll_feeds(settings, run_id, specs)
+    with ledger_write(settings):
+        poll = web.poll_feeds(settings, run_id, specs)
+    emit(feed_events(run_id, poll.feed_reports, poll.failures))
+    return poll
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
@@ -69,21 +203,27 @@ def fetch_pages_task(settings: Settings, targets: Sequence[web.PageTarget]) -> w
 
 @task(name="store-pages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def store_pages_task(settings: Settings, run_id: str, batch: web.PageBatch) -> list[StoredOutcome]:
-    return web.store_pages(settings, run_id, batch)
+    with ledger_write(settings):
+        outcomes = web.store_pages(settings, run_id, batch)
+    return _stored(settings, run_id, outcomes)
 
 
 @task(name="store-failures", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def store_failures_task(
     settings: Settings, run_id: str, prepared: Sequence[PreparedItem]
 ) -> list[StoredOutcome]:
-    return pipeline.store_batch(settings, run_id, prepared)
+    with ledger_write(settings):
+        outcomes = pipeline.store_batch(settings, run_id, prepared)
+    return _stored(settings, run_id, outcomes)
 
 
 @task(name="reprocess-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def reprocess_batch_task(
     settings: Settings, run_id: str, candidates: Sequence[tuple[str, str]]
 ) -> list[StoredOutcome]:
-    return web.reprocess_batch(settings, run_id, candidates)
+    with ledger_write(settings):
+        outcomes = web.reprocess_batch(settings, run_id, candidates)
+    return _stored(settings, run_id, outcomes)
 
 
 WEB_TASKS = web.WebSteps(
@@ -95,3 +235,14 @@ WEB_TASKS = web.WebSteps(
     poll_feeds=poll_feeds_task,
     reprocess_batch=reprocess_batch_task,
 )
+
+
+# --- watching revised stories -------------------------------------------------------------------
+
+
+@task(name="watch-article", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def watch_article_task(
+    settings: Settings, article_id: str, revision: int | None = None
+) -> web.WatchResult:
+    with ledger_write(settings):
+        return web.watch_article(settings, article_id, revision)

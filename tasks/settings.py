@@ -28,6 +28,21 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(100, ge=1, description="Inputs per write transaction / task")
 
+    # --- querying (newsledger sql / search / export) ---------------------------------------------
+    query_timeout_seconds: float = Field(
+        60.0, gt=0, description="A user's SQL query is interrupted after this long"
+    )
+    query_memory_limit: str = Field("2GB", description="DuckDB memory limit for a user's SQL")
+    search_chunk_revisions: int = Field(
+        5000, ge=1, description="Revisions indexed per search-index transaction"
+    )
+    search_merge_fanout: int = Field(
+        8, ge=2, description="Search-index runs of one level merged together"
+    )
+    search_max_merge_postings: int = Field(
+        16_000_000, ge=1, description="Largest search-index merge (postings rewritten at once)"
+    )
+
     # --- local files -----------------------------------------------------------------------
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest file loaded")
     files_root: Path | None = Field(
@@ -41,6 +56,29 @@ class Settings(BaseSettings):
         "else run the same steps in-process; prefect: always a flow run; local: never",
     )
     prefect_home: Path = Field(Path(".prefect"), description="Project-local PREFECT_HOME")
+    write_limit: str = Field(
+        "newsledger-ledger-writes",
+        description="Prefect global concurrency limit (1 slot) that writes go through "
+        "when a Prefect server is configured",
+    )
+    write_slot_timeout_seconds: float = Field(
+        900.0, gt=0, description="How long a write waits for the Prefect write slot"
+    )
+    write_lease_seconds: float = Field(
+        60.0,
+        ge=60.0,
+        description="Lease of a held write slot; a killed writer's slot comes back after it",
+    )
+    serve_poll_seconds: float = Field(
+        1.0, gt=0, description="How often `newsledger serve` looks for flow runs to start"
+    )
+    serve_run_limit: int = Field(
+        4, ge=1, description="Flow runs `newsledger serve` runs at once (each is a process)"
+    )
+    watch_factor_step: float = Field(
+        2.0, gt=1.0, description="A revised story is revisited this much more often"
+    )
+    watch_factor_max: float = Field(8.0, ge=1.0, description="Cap on a story's watch factor")
 
     # --- web (fetching) ---------------------------------------------------------------------
     user_agent: str = Field("newsledger/0.1 (+https://github.com/newsledger/newsledger)")

@@ -885,7 +885,10 @@ def watch_article(settings: Settings, article_id: str, revision: int | None = No
     """Watch a revised story more closely: its watch factor becomes
     ``watch_factor_step ** (revision - 1)`` (capped at ``watch_factor_max``, never lowered) and
     its next visit moves earlier to match. Derived from the revision number rather than
-    multiplied, so a retried or repeated call changes nothing more."""
+    multiplied, so a retried or repeated call changes nothing more. A ledger file that does not
+    exist (an event from another machine's ledger) is left alone, not created."""
+    if not settings.db.exists():
+        return WatchResult(article_id, revision, [])
     now = _now()
     with open_writer(settings) as conn:
         conn.execute("BEGIN TRANSACTION")

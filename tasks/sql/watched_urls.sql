@@ -1,5 +1,6 @@
--- The tracked URLs of one article ($article_id) that are still visited, with when the story
--- last changed (or appeared) and its latest revision number.
+-- The tracked URLs of one article ($article_id) that are still visited (not given up, and not
+-- an alias whose canonical URL is visited instead), with when the story last changed (or
+-- appeared) and its latest revision number.
 SELECT
     t.url,
     t.watch_factor,
@@ -7,5 +8,5 @@ SELECT
     coalesce(t.last_changed_at, t.discovered_at) AS since,
     (SELECT max(revision) FROM revisions WHERE article_id = $article_id) AS revision
 FROM tracked_urls AS t
-WHERE t.article_id = $article_id AND NOT t.gave_up
+WHERE t.article_id = $article_id AND NOT t.gave_up AND t.alias_of IS NULL
 ORDER BY t.url;

@@ -1,0 +1,261 @@
+"""Benchmark of event-driven ingestion: `newsledger submit URL` → story in the ledger.
+
+Not collected by pytest. Run it from the repository root:
+
+    .venv/bin/python tests/benchmarks/bench_orchestration.py
+    .venv/bin/python tests/benchmarks/bench_orchestration.py --pages 5 --poll-seconds 10
+
+What it does, in ONE run:
+
+1. Starts `prefect server start` on a free port of 127.0.0.1 (SQLite in a temporary
+   PREFECT_HOME), unless ``--api-url`` names a running server.
+2. Serves a few article pages from a real HTTP server on 127.0.0.1 (tests/fixture_site.py).
+3. Starts `newsledger serve` (the deployments of prefect.yaml) against that server, writing
+   a fresh ledger, with ``--poll-seconds`` as the runner's poll frequency (newsledger's default
+   1 s; Prefect's own default is 10 s) and the project's default politeness (1 s between two
+   requests to one host: robots.txt, then the page).
+4. For each page, one after the other: runs `newsledger submit URL` (a new process, as a user
+   would) and polls the ledger (read-only, every 0.25 s) until the story is there.
+
+Prints, per page and as median / max: the wall time of the `submit` command, submit → stored
+(from the start of the `submit` command to the story readable in the ledger), and where the
+time went according to the Prefect server (event → flow run created by the trigger → flow run
+started by `serve` → flow run finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "shim"))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+import duckdb  # noqa: E402
+from fixture_site import FixtureSite  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(probe: Any, what: str, deadline: float = 120.0, step: float = 0.1) -> Any:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = probe()
+        if value:
+            return value
+        time.sleep(step)
+    raise SystemExit(f"gave up waiting for {what}")
+
+
+def page(n: int) -> str:
+    body = "".join(
+        f"<p>Paragraph {i} of story {n}: the council met on Tuesday and voted on the harbour "
+        "wall, with residents asking for a review of the engineering estimates.</p>"
+        for i in range(8)
+    )
+    return (
+        f"<html lang='en'><head><title>Story {n}</title></head><body><article>"
+        f"<h1>Story {n}</h1>{body}</article></body></html>"
+    )
+
+
+def stored(ledger: Path, url: str) -> bool:
+    if not ledger.exists():
+        return False
+    try:
+        with duckdb.connect(str(ledger), read_only=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM article_identities WHERE identity = ?", [url]
+            ).fetchone()
+    except duckdb.Error:  # the writer holds the file for a moment, or no schema yet
+        return False
+    return bool(row and row[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=5)
+    parser.add_argument("--poll-seconds", type=float, default=1.0)
+    parser.add_argument("--api-url", help="use this running Prefect server")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="newsledger-bench-orch-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))
+    }
+    base_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT / "tests" / "shim"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    base_env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    try:
+        api_url = args.api_url
+        if not api_url:
+            home = work / "server"
+            (home / "db").mkdir(parents=True)
+            port = free_port()
+            api_url = f"http://127.0.0.1:{port}/api"
+            env = {
+                **base_env,
+                "PREFECT_HOME": str(home),
+                "PREFECT_API_DATABASE_CONNECTION_URL": (
+                    f"sqlite+aiosqlite:///{home / 'db' / 'prefect.db'}"
+                ),
+            }
+            started = time.perf_counter()
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).with_name("prefect")),
+                        "server",
+                        "start",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=(work / "server.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+            def healthy() -> bool:
+                try:
+                    return httpx.get(api_url + "/health", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait(healthy, "the Prefect server")
+            print(f"prefect server start: healthy after {time.perf_counter() - started:.1f} s")
+
+        ledger = work / "ledger.duckdb"
+        env = {
+            **base_env,
+            "PREFECT_API_URL": api_url,
+            "PREFECT_HOME": str(work / "client-home"),
+            "NEWSLEDGER_PREFECT_HOME": str(work / "client-home"),
+            "NEWSLEDGER_DB": str(ledger),
+            "NEWSLEDGER_ALLOWED_HOSTS": "127.0.0.1",
+        }
+        serve_log = work / "serve.log"
+        started = time.perf_counter()
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "newsledger.flows.cli",
+                    "serve",
+                    "--poll-seconds",
+                    str(args.poll_seconds),
+                ],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=serve_log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait(
+            lambda: "Your deployments are being served" in serve_log.read_text(errors="replace"),
+            "newsledger serve",
+        )
+        print(f"newsledger serve: serving after {time.perf_counter() - started:.1f} s")
+
+        submit_walls: list[float] = []
+        latencies: list[float] = []
+        with FixtureSite() as site:
+            for n in range(args.pages):
+                site.set_page(f"/story-{n}.html", page(n))
+                url = site.url(f"/story-{n}.html")
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "newsledger.flows.cli", "submit", url],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                t1 = time.perf_counter()
+                wait(lambda url=url: stored(ledger, url), f"{url} stored", step=0.25)
+                t2 = time.perf_counter()
+                submit_walls.append(t1 - t0)
+                latencies.append(t2 - t0)
+                print(f"page {n}: submit command {t1 - t0:.2f} s, submit → stored {t2 - t0:.2f} s")
+                time.sleep(1.0)  # let the run finish before the next one
+
+        print(
+            f"\nsubmit → stored over {args.pages} pages "
+            f"(runner polls every {args.poll_seconds:g} s): "
+            f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s; "
+            f"the `submit` command itself: median {statistics.median(submit_walls):.2f} s"
+        )
+        breakdown(api_url)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def breakdown(api_url: str) -> None:
+    """Where the time went, from the server's records of the ingest-urls flow runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = [
+            r
+            for r in client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
+            )
+            if r.start_time
+        ]
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
+        )
+    if not runs:
+        return
+    waits = [(r.start_time - r.created).total_seconds() for r in runs if r.start_time]
+    durations = [r.total_run_time.total_seconds() for r in runs]
+    print(
+        f"ingest-urls runs: created by the trigger → started by serve (runner poll + a new "
+        f"process): median {statistics.median(waits):.2f} s; run time median "
+        f"{statistics.median(durations):.2f} s, of which (median per task):"
+    )
+    by_name: dict[str, list[float]] = {}
+    for t in tasks:
+        by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t.total_run_time.total_seconds())
+    for name, seconds in by_name.items():
+        print(f"  {name:12} {statistics.median(seconds):.2f} s (max {max(seconds):.2f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,536 @@
+"""Event-driven orchestration against a REAL Prefect server on 127.0.0.1: the deployments of
+prefect.yaml served by `newsledger serve`, `newsledger submit` → the ingest-urls trigger → the
+story in the ledger → `newsledger.article.created` recorded by the server; a revised story's
+event → watch-article; two flow runs writing one ledger at once through the write limit.
+
+The server (`prefect server start`, SQLite in a temporary PREFECT_HOME) is started once per
+session, `newsledger serve` once per module. Waiting is bounded polling, never a timed
+assertion: a deadline only turns a hang into a failure that shows the serve log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from fixture_site import FixtureSite
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import open_reader
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PREFECT_BIN = Path(sys.executable).with_name("prefect")
+WRITE_LIMIT = "newsledger-ledger-writes"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without newsledger/Prefect configuration, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+    return env
+
+
+def wait_for(
+    probe: Callable[[], T | None], what: str, *, deadline: float = 120.0, log: Path | None = None
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail (with the log) past a deadline."""
+    end = time.monotonic() + deadline
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > end:
+            tail = log.read_text(errors="replace")[-6000:] if log and log.exists() else ""
+            pytest.fail(f"gave up waiting for {what}\n--- {log} ---\n{tail}")
+        time.sleep(0.25)
+
+
+# --- the server and the served deployments -----------------------------------------------------
+
+
+@dataclass
+class Server:
+    api_url: str
+    home: Path
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`prefect server start` on a free port of 127.0.0.1, its SQLite database in a tmp
+    PREFECT_HOME (the database's folder must exist, or startup times out)."""
+    home = tmp_path_factory.mktemp("prefect-server")
+    (home / "db").mkdir()
+    port = free_port()
+    log = home / "server.log"
+    env = clean_env(
+        PREFECT_HOME=str(home),
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'db' / 'prefect.db'}",
+        PREFECT_UI_ENABLED="false",
+    )
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(PREFECT_BIN), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}/api", home, log)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"prefect server exited:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            return httpx.get(server.api_url + "/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, "the Prefect server to answer /api/health", log=log)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def client(server: Server) -> Iterator[Any]:
+    """A sync Prefect client bound to the test server (only inside this block)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: server.api_url}),
+        get_client(sync_client=True) as prefect_client,
+    ):
+        yield prefect_client
+
+
+@dataclass
+class Served:
+    server: Server
+    ledger: Path
+    env: dict[str, str]
+    log: Path
+
+    def settings(self) -> Settings:
+        return Settings(db=self.ledger, lock_timeout_seconds=60)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        if not self.ledger.exists():
+            return []
+        with open_reader(self.settings(), locked_down=False) as conn:
+            return conn.execute(sql, params or {}).fetchall()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "newsledger.flows.cli", *args],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="module")
+def served(prefect_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`newsledger serve` of the repository's prefect.yaml against the test server, writing a
+    ledger in tmp; fixture pages on 127.0.0.1 are allowed; scheduled polls see no enabled feed."""
+    work = tmp_path_factory.mktemp("served")
+    feeds = work / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n  - name: off\n    url: http://127.0.0.1:9/feed.xml\n    enabled: false\n"
+    )
+    env = clean_env(
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_HOME=str(work / "prefect-home"),
+        NEWSLEDGER_PREFECT_HOME=str(work / "prefect-home"),
+        NEWSLEDGER_DB=str(work / "ledger.duckdb"),
+        NEWSLEDGER_ALLOWED_HOSTS="127.0.0.1",
+        NEWSLEDGER_FEEDS_FILE=str(feeds),
+        NEWSLEDGER_PER_HOST_DELAY_SECONDS="0",
+    )
+    log = work / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "newsledger.flows.cli",
+                "serve",
+                "--config",
+                str(REPO_ROOT / "prefect.yaml"),
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    served = Served(prefect_server, work / "ledger.duckdb", env, log)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"newsledger serve exited:\n{log.read_text(errors='replace')[-4000:]}")
+        with client(prefect_server) as c:
+            names = {a.name for a in c.read_automations()}
+            deployments = {d.name for d in c.read_deployments()}
+        return (
+            {
+                "ingest-urls on newsledger.url.submitted",
+                "watch-article on newsledger.article.revised",
+            }
+            <= names
+            and "watch-article" in deployments
+            and "Your deployments are being served" in log.read_text(errors="replace")
+        )
+
+    try:
+        wait_for(ready, "newsledger serve to register the deployments", log=log)
+        yield served
+    finally:
+        process.terminate()  # SIGTERM: Prefect's runner shuts down (and pauses schedules)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def story(title: str, version: int) -> str:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the story {title}: the council met again and voted on the harbour "
+        f"wall, version {version} of the reporting with enough words to count.</p>"
+        for i in range(6)
+    )
+    return (
+        f"<html lang='en'><head><title>{title} v{version}</title></head><body><article>"
+        f"<h1>{title} v{version}</h1>{paragraphs}</article></body></html>"
+    )
+
+
+def read_events(server: Server, name: str, resource_id: str) -> list[Any]:
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    with client(server) as c:
+        page = c.read_events(
+            EventFilter(
+                event=EventNameFilter(name=[name]),
+                resource=EventResourceFilter(id=[resource_id]),
+            ),
+            limit=50,
+        )
+    return list(page.events)
+
+
+def latest(served: Served, url: str) -> tuple[str, int] | None:
+    rows = served.query(
+        "SELECT article_id, revision FROM latest_revisions WHERE identity = $url", {"url": url}
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def submit(served: Served, url: str) -> None:
+    result = served.cli("submit", url)
+    assert result.returncode == 0, result.stderr
+    assert f"submitted {url}" in result.stdout
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+
+def test_submitted_url_is_stored_and_announced(served: Served, fixture_site: FixtureSite) -> None:
+    fixture_site.set_page("/news/harbour.html", story("Harbour wall", 1))
+    url = fixture_site.url("/news/harbour.html")
+
+    submit(served, url)
+    article_id, revision = wait_for(
+        lambda: latest(served, url), f"{url} in the ledger", log=served.log
+    )
+    assert revision == 1
+
+    created = wait_for(
+        lambda: read_events(
+            served.server, "newsledger.article.created", f"newsledger.article.{article_id}"
+        ),
+        "the newsledger.article.created event on the server",
+        log=served.log,
+    )
+    payload = created[0].payload
+    assert payload["url"] == url
+    assert payload["title"] == "Harbour wall v1"
+    assert payload["revision"] == 1
+    assert payload["words_added"] > 0 and payload["words_removed"] == 0
+    assert any(r.role == "flow-run" for r in created[0].related)
+
+    def report() -> list[Any]:
+        with client(served.server) as c:
+            return [a for a in c.read_latest_artifacts() if a.key == "ingest-urls-report"]
+
+    (artifact,) = wait_for(report, "the run's report artifact", log=served.log)
+    assert artifact.type == "table"
+    assert {"outcome": "new", "count": 1, "input": "", "stage": "", "reason": ""} in (
+        artifact.data if isinstance(artifact.data, list) else json.loads(artifact.data)
+    )
+
+
+def test_revised_story_triggers_watch_article(served: Served, fixture_site: FixtureSite) -> None:
+    fixture_site.set_page("/news/vote.html", story("Council vote", 1))
+    url = fixture_site.url("/news/vote.html")
+    submit(served, url)
+    article_id, _ = wait_for(lambda: latest(served, url), f"{url} in the ledger", log=served.log)
+    assert served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url}) == [
+        (1.0,)
+    ]
+
+    fixture_site.set_page("/news/vote.html", story("Council vote", 2))
+    submit(served, url)
+    wait_for(lambda: (latest(served, url) or ("", 0))[1] == 2, "revision 2 stored", log=served.log)
+    revised = wait_for(
+        lambda: read_events(
+            served.server, "newsledger.article.revised", f"newsledger.article.{article_id}"
+        ),
+        "the newsledger.article.revised event",
+        log=served.log,
+    )
+    assert revised[0].payload["revision"] == 2
+
+    def watched() -> float | None:
+        rows = served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url})
+        return rows[0][0] if rows and rows[0][0] > 1.0 else None
+
+    # watch-article: factor = step ** (revision - 1), capped
+    assert wait_for(watched, "watch-article to raise the watch factor", log=served.log) == 2.0
+
+
+def test_two_flow_runs_write_one_ledger_and_lose_nothing(served: Served, tmp_path: Path) -> None:
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    folders = []
+    for label in ("a", "b"):
+        folder = tmp_path / label
+        folder.mkdir()
+        for i in range(25):
+            (folder / f"{label}{i:02d}.txt").write_text(
+                f"Story {label}{i}. The council met on Tuesday about item {label}{i}.\n\n"
+                f"A second paragraph about {label}{i}, with words.\n"
+            )
+        # the same story (same identity, same text) in both folders: stored exactly once
+        (folder / "shared.txt").write_text("A shared story.\n\nBoth runs see it.\n")
+        folders.append(folder)
+
+    with client(served.server) as c, suppress(ObjectNotFound):  # created again on first use
+        c.delete_global_concurrency_limit_by_name(WRITE_LIMIT)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: served.server.api_url}):
+        runs = [
+            run_deployment(
+                "ingest-files/ingest-files",
+                parameters={"paths": [str(folder)], "db": str(served.ledger)},
+                timeout=0,
+            )
+            for folder in folders
+        ]
+
+    def finished() -> list[Any] | None:
+        with client(served.server) as c:
+            states = [c.read_flow_run(run.id).state for run in runs]
+        return states if all(s is not None and s.is_final() for s in states) else None
+
+    states = wait_for(finished, "both ingest-files runs to finish", log=served.log)
+    assert [s.type.value for s in states] == ["COMPLETED", "COMPLETED"]
+
+    revisions = served.query(
+        "SELECT a.identity, count(*) FROM revisions r JOIN articles a USING (article_id) "
+        "WHERE a.identity LIKE 'file:%' GROUP BY ALL"
+    )
+    assert len(revisions) == 51  # 25 + 25 + the shared story
+    assert {count for _, count in revisions} == {1}
+    runs_rows = served.query(
+        "SELECT status, new_count, unchanged_count, failed_count FROM ingest_runs "
+        "WHERE flow = 'ingest_files' ORDER BY started_at"
+    )
+    assert [r[0] for r in runs_rows] == ["completed", "completed"]
+    assert sum(r[1] for r in runs_rows) == 51
+    assert sum(r[2] for r in runs_rows) == 1
+    assert sum(r[3] for r in runs_rows) == 0
+    observed = served.query(
+        "SELECT count(*) FROM observations WHERE identity LIKE 'file:%' AND outcome <> 'failed'"
+    )
+    assert observed == [(52,)]
+
+    with client(served.server) as c:
+        limit = c.read_global_concurrency_limit_by_name(WRITE_LIMIT)
+    assert (limit.limit, limit.active_slots) == (1, 0)
+
+
+def test_setup_prefect_creates_the_limit_and_the_work_pool(served: Served) -> None:
+    first = served.cli("setup-prefect")
+    assert first.returncode == 0, first.stderr
+    assert "newsledger-ledger-writes" in first.stdout
+    again = served.cli("setup-prefect")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already there") == 2
+    with client(served.server) as c:
+        pool = c.read_work_pool("newsledger")
+    assert pool.type == "process"
+
+
+def test_prefect_commands_need_a_server(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api"
+    for command in (["submit", "http://127.0.0.1:9/x.html"], ["serve"], ["setup-prefect"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "newsledger.flows.cli", *command],
+            env=clean_env(PREFECT_API_URL=closed, NEWSLEDGER_PREFECT_HOME=str(tmp_path / "p")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert "no Prefect server answers" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "newsledger.flows.cli", "submit", "http://127.0.0.1:9/x.html"],
+        env=clean_env(NEWSLEDGER_PREFECT_HOME=str(tmp_path / "p")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "needs a Prefect server" in result.stderr
+
+
+# --- prefect.yaml -------------------------------------------------------------------------------
+
+DEPLOYMENTS = {
+    "poll-feeds",
+    "refresh-articles",
+    "ingest-urls",
+    "watch-article",
+    "ingest-files",
+    "reprocess",
+    "retry-failures",
+}
+
+
+def fire_times(cron: str, count: int = 5) -> list[Any]:
+    from datetime import datetime
+
+    from cronsim import CronSim
+
+    times = CronSim(cron, datetime(2025, 1, 1))
+    return [next(times) for _ in range(count)]
+
+
+def test_prefect_yaml_deployments_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loaded the way `prefect deploy` loads it: every flow has a deployment whose entrypoint
+    loads, whose parameters are the flow's, on the `newsledger` pool; schedules and triggers."""
+    from datetime import timedelta
+
+    from prefect.cli.deploy._config import _load_deploy_configs_and_actions
+    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+    from prefect.cli.deploy._triggers import _initialize_deployment_triggers
+    from prefect.flows import load_flow_from_entrypoint
+    from rich.console import Console
+
+    monkeypatch.chdir(REPO_ROOT)
+    configs, actions = _load_deploy_configs_and_actions(
+        REPO_ROOT / "prefect.yaml", console=Console(stderr=True)
+    )
+    by_name = {config["name"]: config for config in configs}
+    assert set(by_name) == DEPLOYMENTS
+
+    for name, config in by_name.items():
+        flow = load_flow_from_entrypoint(config["entrypoint"])
+        assert flow.name == name
+        assert set(config["parameters"]) <= set(flow.parameters.properties), name
+        assert config["work_pool"]["name"] == "newsledger"
+        assert config["description"] and "newsledger" in config["tags"]
+
+    schedules = {
+        name: [_schedule_config_to_deployment_schedule(s)["schedule"] for s in c["schedules"]]
+        for name, c in by_name.items()
+        if c.get("schedules")
+    }
+    assert set(schedules) == {"poll-feeds", "refresh-articles"}
+    for name, every in (
+        ("poll-feeds", timedelta(minutes=15)),
+        ("refresh-articles", timedelta(hours=1)),
+    ):
+        (schedule,) = schedules[name]
+        times = fire_times(schedule.cron)
+        assert {b - a for a, b in itertools.pairwise(times)} == {every}
+
+    triggers = {
+        name: _initialize_deployment_triggers(name, c["triggers"])
+        for name, c in by_name.items()
+        if c.get("triggers")
+    }
+    assert set(triggers) == {"ingest-urls", "watch-article"}
+    (submitted,) = triggers["ingest-urls"]
+    assert submitted.expect == {"newsledger.url.submitted"}
+    assert submitted.parameters == {"urls": ["{{ event.payload.url }}"]}
+    (revised,) = triggers["watch-article"]
+    assert revised.expect == {"newsledger.article.revised"}
+    assert revised.parameters is not None
+    assert revised.parameters["article_id"] == "{{ event.payload.article_id }}"
+
+    # the flow runs start in the checkout `prefect deploy` ran in, wherever it was cloned
+    (build,) = actions["build"]
+    assert build["prefect.deployments.steps.run_shell_script"]["script"] == "pwd"
+    (pull,) = actions["pull"]
+    assert pull == {
+        "prefect.deployments.steps.set_working_directory": {"directory": "{{ checkout.stdout }}"}
+    }
+
+
+def test_serve_builds_the_same_deployments_as_prefect_yaml() -> None:
+    """`newsledger serve` reads prefect.yaml: same names, schedules, triggers and parameters."""
+    import yaml
+    from newsledger.flows.serve import build_deployments
+
+    declared = {
+        d["name"]: d
+        for d in yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())["deployments"]
+    }
+    built = {d.name: d for d in build_deployments(REPO_ROOT / "prefect.yaml")}
+    assert set(built) == DEPLOYMENTS
+    for name, deployment in built.items():
+        spec = declared[name]
+        assert deployment.entrypoint and deployment.entrypoint.startswith("newsledger.flows.")
+        assert deployment.parameters == spec["parameters"]
+        assert deployment.tags == spec["tags"]
+        assert deployment.description == spec["description"]
+        assert [s.schedule.cron for s in deployment.schedules] == [  # type: ignore[union-attr]
+            s["cron"] for s in spec.get("schedules", [])
+        ]
+        assert [(t.expect, t.parameters) for t in deployment.triggers] == [  # type: ignore[union-attr]
+            (set(t["expect"]), t["parameters"]) for t in spec.get("triggers", [])
+        ]
