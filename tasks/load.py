@@ -107,12 +107,27 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     unsupported type becomes a failure when it is read."""
     discovery = Discovery()
     seen: set[Path] = set()
+    identities: dict[str, Path] = {}
 
     def add(path: Path, root: Path, explicit: bool) -> None:
         resolved = path.resolve()
         if resolved in seen:
             return
         seen.add(resolved)
+        # Two different files with one identity (a/x.html and b/x.html given as a/ and b/)
+        # would be stored as one story flipping between them on every run: refuse the second.
+        identity = file_identity(path, files_root or root)
+        if identity in identities:
+            error = InputError(
+                f"{path}: same identity {identity!r} as {identities[identity]} (a file's "
+                "identity is its path relative to the folder given); ingest the folders in "
+                "separate runs or set NEWSLEDGER_FILES_ROOT",
+                code="identity_collision",
+            )
+            failure = FailedInput(str(path), error.stage, error.code, error.message)
+            discovery.failures.append(failure)
+            return
+        identities[identity] = path
         discovery.inputs.append(FileInput(path, files_root or root, explicit))
 
     for argument in arguments:
@@ -152,18 +167,25 @@ def file_identity(path: Path, root: Path) -> str:
 
 
 def _gunzip_bounded(raw: bytes, limit: int, name: str) -> bytes:
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
-    if len(data) > limit:
-        raise OversizedInputError(
-            f"{name}: decompresses to more than {limit:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
-        )
-    if not decompressor.eof:
-        raise DecodeInputError(f"{name}: truncated gzip file")
-    return data
+    data = b""
+    rest = raw
+    # A gzip file may hold several members (`cat a.gz b.gz`): read them all, like gunzip.
+    while True:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            data += decompressor.decompress(rest, limit + 1 - len(data))
+        except zlib.error as exc:
+            raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
+        if len(data) > limit:
+            raise OversizedInputError(
+                f"{name}: decompresses to more than {limit:,} bytes "
+                "(limit NEWSLEDGER_MAX_FILE_BYTES)"
+            )
+        if not decompressor.eof:
+            raise DecodeInputError(f"{name}: truncated gzip file")
+        rest = decompressor.unused_data
+        if not rest.startswith(b"\x1f\x8b"):  # no further member (trailing bytes are ignored)
+            return data
 
 
 def looks_binary(data: bytes) -> bool:

@@ -1,0 +1,132 @@
+"""The `ingest_files` Prefect flow on Prefect's real engine (a temporary API server started by
+`prefect_test_harness`), writing a real DuckDB ledger."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.prefect
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SEED_NAME = "cnn-2025-09-02-idf-chief-netanyahu.txt"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One temporary Prefect API for the session; PREFECT_HOME is set before prefect loads."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_HOME", str(home))
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        patch.delenv("PREFECT_API_URL", raising=False)
+        patch.delenv("PREFECT_PROFILE", raising=False)
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=90):
+            yield home
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(REPO_ROOT / "seeds", folder)
+    return folder
+
+
+def run_flow(paths: list[str], db: Path) -> tuple[Any, dict[str, Any]]:
+    from newsledger.flows.ingest import ingest_files
+
+    state = ingest_files(paths=paths, db=str(db), return_state=True)
+    return state, state.result()
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_flow_ingests_the_seed_then_finds_it_unchanged_and_records_bad_inputs(
+    prefect_harness: Path, seeds: Path, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.settings import get_current_settings
+
+    assert get_current_settings().home.resolve() == prefect_harness.resolve()
+
+    db = tmp_path / "ledger.duckdb"
+    state, summary = run_flow([str(seeds)], db)
+    assert state.is_completed()
+    assert (summary["new"], summary["revised"], summary["unchanged"], summary["failed"]) == (
+        1,
+        0,
+        0,
+        0,
+    )
+    assert summary["skipped"] == 1  # seeds/feeds.yaml
+    assert summary["stored"][0]["revision"] == 1
+    assert query(
+        db, "SELECT count(*), min(authors), min(published_at)::VARCHAR FROM revisions"
+    ) == [(1, ["Tal Shalev", "Dana Karni"], "2025-09-02")]
+
+    # Again, with bad inputs next to the (unchanged) seed: recorded, and the run completes.
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "binary.html").write_bytes(b"\x00\x01\x02\x03" * 64)
+    (bad / "shell.html").write_text("<html><head><script>app()</script></head><body></body></html>")
+    (bad / "report.pdf").write_bytes(b"%PDF-1.7")
+    paths = [str(seeds), str(bad), str(bad / "report.pdf"), str(tmp_path / "missing.txt")]
+    state2, again = run_flow(paths, db)
+    assert state2.is_completed()
+    assert (again["new"], again["revised"], again["unchanged"], again["failed"]) == (0, 0, 1, 5)
+    assert {(f["stage"], f["error"]) for f in again["failures"]} == {
+        ("load", "empty"),
+        ("load", "binary"),
+        ("clean", "no_content"),
+        ("load", "unsupported"),
+        ("load", "missing"),
+    }
+    failures = query(db, "SELECT input, stage, error, message, run_id FROM failures")
+    assert {r[0] for r in failures} == {
+        str(bad / "empty.txt"),
+        str(bad / "binary.html"),
+        str(bad / "shell.html"),
+        str(bad / "report.pdf"),
+        str(tmp_path / "missing.txt"),
+    }
+    assert all(r[3] and r[4] == again["run_id"] for r in failures)
+    assert query(db, "SELECT count(*) FROM revisions") == [(1,)]
+
+    runs = query(
+        db,
+        "SELECT run_id, orchestrator, prefect_flow_run_id, status, new_count, "
+        "unchanged_count, failed_count FROM ingest_runs ORDER BY started_at",
+    )
+    assert [r[0] for r in runs] == [summary["run_id"], again["run_id"]]
+    assert [r[1:2] + r[3:] for r in runs] == [
+        ("prefect", "completed", 1, 0, 0),
+        ("prefect", "completed", 0, 1, 5),
+    ]
+    flow_run_ids = [UUID(r[2]) for r in runs]
+    assert flow_run_ids == [state.state_details.flow_run_id, state2.state_details.flow_run_id]
+
+    # The runs are visible in Prefect, with one task run per step/batch.
+    with get_client(sync_client=True) as client:
+        flow_runs = [client.read_flow_run(run_id) for run_id in flow_run_ids]
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_ids[0]]))
+        )
+    assert all(r.state is not None and r.state.is_completed() for r in flow_runs)
+    assert {r.flow_id for r in flow_runs} == {flow_runs[0].flow_id}
+    names = sorted(run.name.rsplit("-", 1)[0] for run in task_runs)
+    for step in ("discover-files", "begin-run", "prepare-batch", "store-batch", "finish-run"):
+        assert step in names, names
+    assert all(run.state is not None and run.state.is_completed() for run in task_runs)
