@@ -74,12 +74,13 @@ def normalize_text(text: str) -> str:
 
 
 @cache
-def extractor_version(kind: str) -> str:
-    """Which code produced a revision, e.g. ``html-1+trafilatura-2.3.1+htmldate-1.11.0``."""
+def extractor_version(kind: str, mode: str = "fast") -> str:
+    """Which code produced a revision, e.g. ``html-1-fast+trafilatura-2.3.1+htmldate-1.11.0``
+    (the HTML extraction mode is part of it: switching modes re-extracts, never skips)."""
     if kind == "text":
         return f"text-{EXTRACTOR_REVISION}"
     return (
-        f"html-{EXTRACTOR_REVISION}+trafilatura-{version('trafilatura')}"
+        f"html-{EXTRACTOR_REVISION}-{mode}+trafilatura-{version('trafilatura')}"
         f"+htmldate-{version('htmldate')}"
     )
 
@@ -220,7 +221,11 @@ def decode_html(raw: bytes, declared_charset: str | None = None) -> str:
 
 
 def clean_html_document(
-    raw: bytes, name: str = "input", url: str | None = None, charset: str | None = None
+    raw: bytes,
+    name: str = "input",
+    url: str | None = None,
+    charset: str | None = None,
+    mode: str = "fast",
 ) -> CleanedDocument:
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
@@ -237,7 +242,12 @@ def clean_html_document(
         tree, original_date=False, extensive_search=False, url=url, deferred_url_extractor=True
     )
     document = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, include_comments=False, include_tables=True
+        tree,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        fast=mode == "fast",
     )
     if not isinstance(document, Document) or document.body is None:
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
@@ -262,9 +272,9 @@ def clean_html_document(
     return CleanedDocument(tuple(blocks), page=page)
 
 
-def clean_document(document: SourceDocument) -> CleanedDocument:
+def clean_document(document: SourceDocument, mode: str = "fast") -> CleanedDocument:
     if document.kind == "text":
         return clean_text_document(document.raw, document.source)
     return clean_html_document(
-        document.raw, document.source, url=document.url, charset=document.charset
+        document.raw, document.source, url=document.url, charset=document.charset, mode=mode
     )

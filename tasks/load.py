@@ -28,7 +28,7 @@ from newsledger.tasks.errors import (
     OversizedInputError,
     UnsupportedInputError,
 )
-from newsledger.tasks.models import FailedInput, SourceDocument, SourceKind
+from newsledger.tasks.models import FailedInput, LastObservation, SourceDocument, SourceKind
 
 # Suffix (lower-case, longest first) → kind of document.
 SUPPORTED_SUFFIXES: dict[str, SourceKind] = {
@@ -53,6 +53,7 @@ class FileInput:
     path: Path
     root: Path
     explicit: bool  # named directly (or by a glob), not found by walking a folder
+    last: LastObservation | None = None  # how this path looked when last ingested
 
     @property
     def display(self) -> str:

@@ -77,6 +77,16 @@ class KnownUnchanged:
 
 
 @dataclass(frozen=True)
+class LastObservation:
+    """How a source looked when last seen successfully: its raw bytes' hash, the extractor
+    that read them, and the content hash it gave (to skip re-extracting unchanged bytes)."""
+
+    raw_hash: str | None
+    extractor_version: str | None
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
 class FailedInput:
     """An input that could not become an article, with the stage and a reason for people."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from newsledger.tasks.clean import clean_document, extractor_version
@@ -21,6 +21,7 @@ from newsledger.tasks.models import (
     ExtractedArticle,
     FailedInput,
     KnownUnchanged,
+    LastObservation,
     PreparedItem,
     RunSummary,
     SourceDocument,
@@ -29,10 +30,9 @@ from newsledger.tasks.models import (
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import (
     BeforeCommit,
-    LastObservation,
     begin_run,
     finish_run,
-    last_observations,
+    last_observations_by_input,
     write_batch,
 )
 
@@ -49,10 +49,12 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def extract_document(document: SourceDocument) -> ExtractedArticle | FailedInput:
+def extract_document(
+    document: SourceDocument, mode: str = "fast"
+) -> ExtractedArticle | FailedInput:
     """Clean and describe one document; any error becomes a recorded failure with its reason."""
     try:
-        content = describe(document, clean_document(document))
+        content = describe(document, clean_document(document, mode))
     except NewsledgerError as error:
         return FailedInput(
             document.source,
@@ -71,18 +73,20 @@ def extract_document(document: SourceDocument) -> ExtractedArticle | FailedInput
             document.identity,
             document.raw_hash,
         )
-    return ExtractedArticle(document, content, extractor_version(document.kind))
+    return ExtractedArticle(document, content, extractor_version(document.kind, mode))
 
 
 def prepare_documents(
-    documents: Sequence[SourceDocument], known: dict[str, LastObservation]
+    documents: Sequence[SourceDocument],
+    known: dict[str, LastObservation],
+    mode: str = "fast",
 ) -> list[PreparedItem]:
     """Extract each document, unless its raw bytes and extractor version are exactly what was
     seen last time (then it is ``KnownUnchanged`` and extraction is skipped)."""
     prepared: list[PreparedItem] = []
     for document in documents:
         last = known.get(document.identity)
-        version = extractor_version(document.kind)
+        version = extractor_version(document.kind, mode)
         if (
             last is not None
             and last.content_hash
@@ -91,7 +95,7 @@ def prepare_documents(
         ):
             prepared.append(KnownUnchanged(document, last.content_hash, version))
         else:
-            prepared.append(extract_document(document))
+            prepared.append(extract_document(document, mode))
     return prepared
 
 
@@ -99,8 +103,13 @@ def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[P
     """Load a batch of files and extract what is new (one short read of the ledger)."""
     loaded = load_documents(batch, settings.max_file_bytes)
     documents = [item for item in loaded if isinstance(item, SourceDocument)]
-    known = last_observations(settings, [d.identity for d in documents])
-    extracted = iter(prepare_documents(documents, known))
+    # What each file looked like last time was read once for the whole run (``discover``).
+    known = {
+        document.identity: item.last
+        for item, document in zip(batch, loaded, strict=True)
+        if isinstance(document, SourceDocument) and item.last is not None
+    }
+    extracted = iter(prepare_documents(documents, known, settings.extraction_mode))
     return [next(extracted) if isinstance(item, SourceDocument) else item for item in loaded]
 
 
@@ -122,7 +131,7 @@ def store_batch(
         documents = [item.document for item in stale]
         if reload is not None:
             documents = [reload(d) if not d.raw else d for d in documents]
-        redo = prepare_documents(documents, known={})
+        redo = prepare_documents(documents, known={}, mode=settings.extraction_mode)
         more, stale = write_batch(settings, run_id, redo)
         outcomes.extend(more)
     if stale:
@@ -152,7 +161,12 @@ class IngestSteps:
 
 
 def discover(arguments: Sequence[str], settings: Settings) -> Discovery:
-    return discover_files(arguments, settings.files_root)
+    """Expand the arguments and attach to every file how it looked when last ingested (one
+    read of the ledger for the whole run, instead of one per batch)."""
+    discovery = discover_files(arguments, settings.files_root)
+    known = last_observations_by_input(settings, [str(i.path) for i in discovery.inputs])
+    discovery.inputs = [replace(i, last=known.get(str(i.path))) for i in discovery.inputs]
+    return discovery
 
 
 PLAIN_STEPS = IngestSteps(discover, begin_run, prepare_file_batch, store_batch, finish_run)
@@ -191,6 +205,10 @@ def run_file_ingest(
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, total)
+        if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
+            from newsledger.tasks.search import refresh_after_ingest
+
+            refresh_after_ingest(settings)
         status = "completed"
     finally:
         steps.finish(

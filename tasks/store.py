@@ -32,6 +32,7 @@ from newsledger.tasks.models import (
     ExtractedArticle,
     FailedInput,
     KnownUnchanged,
+    LastObservation,
     PreparedItem,
     StoredOutcome,
     article_id_for,
@@ -113,7 +114,7 @@ def connect_with_retry(
                     "(raise NEWSLEDGER_LOCK_TIMEOUT_SECONDS, or stop the other writer)"
                 ) from error
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, 0.1)  # a batch holds the lock for tens of milliseconds
 
 
 @contextmanager
@@ -122,10 +123,22 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.db.parent.mkdir(parents=True, exist_ok=True)
     conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
     try:
-        migrate(conn)
+        _migrate_once(conn, settings.db)
         yield conn
     finally:
         conn.close()
+
+
+# Ledger files (path, inode) this process has already brought up to date: later opens of the
+# same file skip the migration check. A replaced file has another inode and is checked again.
+_MIGRATED_FILES: set[tuple[str, int]] = set()
+
+
+def _migrate_once(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    key = (str(path.resolve()), path.stat().st_ino)
+    if key not in _MIGRATED_FILES:
+        migrate(conn)
+        _MIGRATED_FILES.add(key)
 
 
 def ensure_ledger(settings: Settings) -> list[int]:
@@ -262,11 +275,20 @@ def finish_run(
 # --- the batch write ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LastObservation:
-    raw_hash: str | None
-    extractor_version: str | None
-    content_hash: str | None
+def last_observations_by_input(
+    settings: Settings, inputs: Sequence[str]
+) -> dict[str, LastObservation]:
+    """The last successful observation of each input (path or URL as given), in one read."""
+    if not inputs:
+        return {}
+    found: dict[str, LastObservation] = {}
+    with open_writer(settings) as conn:
+        for start in range(0, len(inputs), 50_000):
+            rows = conn.execute(
+                sql("last_observations_by_input"), {"inputs": list(inputs[start : start + 50_000])}
+            ).fetchall()
+            found.update((row[0], LastObservation(row[1], row[2], row[3])) for row in rows)
+    return found
 
 
 def last_observations(settings: Settings, identities: Sequence[str]) -> dict[str, LastObservation]:

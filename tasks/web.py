@@ -255,7 +255,9 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
             )
             prepared.append(
                 KnownUnchanged(
-                    document, last.content_hash, last.extractor_version or extractor_version("url")
+                    document,
+                    last.content_hash,
+                    last.extractor_version or extractor_version("url", settings.extraction_mode),
                 )
             )
             continue
@@ -271,7 +273,7 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
         )
         to_extract.append((len(prepared), document))
         prepared.append(FailedInput(target.url, "clean", "pending", ""))  # placeholder
-    extracted = prepare_documents([d for _, d in to_extract], known)
+    extracted = prepare_documents([d for _, d in to_extract], known, settings.extraction_mode)
     for (position, _document), item in zip(to_extract, extracted, strict=True):
         prepared[position] = item
     return PageBatch(list(targets), prepared, fetches)
@@ -803,7 +805,8 @@ def reprocess_candidates(settings: Settings, *, everything: bool = False) -> lis
     """(identity, raw_hash) of archived web stories extracted by another extractor version."""
     with open_writer(settings) as conn:
         rows = conn.execute(
-            sql("reprocess_candidates"), {"version": extractor_version("url"), "all": everything}
+            sql("reprocess_candidates"),
+            {"version": extractor_version("url", settings.extraction_mode), "all": everything},
         ).fetchall()
     return [(row[0], row[2]) for row in rows]
 
@@ -821,7 +824,9 @@ def reprocess_batch(
                     identity, identity, "url", archived_body(conn, raw_hash), raw_hash, url=identity
                 )
             )
-    return store_batch(settings, run_id, prepare_documents(documents, known={}))
+    return store_batch(
+        settings, run_id, prepare_documents(documents, known={}, mode=settings.extraction_mode)
+    )
 
 
 def run_reprocess(
