@@ -17,6 +17,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from newsledger.tasks.errors import (
@@ -158,12 +159,18 @@ def _missing(argument: str, why: str) -> FailedInput:
     return FailedInput(argument, error.stage, error.code, error.message)
 
 
+@lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    return root.resolve()
+
+
 def file_identity(path: Path, root: Path) -> str:
     """``file:`` + the path relative to ``root`` in POSIX form (stable across checkouts)."""
+    resolved, base = path.resolve(), _resolved_root(root)
     try:
-        relative = path.resolve().relative_to(root.resolve())
+        relative = resolved.relative_to(base)
     except ValueError:
-        relative = Path(os.path.relpath(path.resolve(), root.resolve()))
+        relative = Path(os.path.relpath(resolved, base))
     return "file:" + relative.as_posix()
 
 

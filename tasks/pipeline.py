@@ -45,6 +45,26 @@ def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
         yield list(items[start : start + size])
 
 
+SEEN_FILE_WEIGHT = 0.1  # a file seen before is usually unchanged: no extraction, tiny write
+MAX_BATCH_FACTOR = 10  # …but a batch never holds more than 10 × batch_size files
+
+
+def plan_batches(inputs: Sequence[FileInput], batch_size: int) -> Iterator[list[FileInput]]:
+    """Cut inputs into batches by expected cost: ``batch_size`` files to extract, where a file
+    seen before counts a tenth. An unchanged re-ingest then writes in a few transactions
+    instead of one per ``batch_size`` files, while new files keep batches small."""
+    batch: list[FileInput] = []
+    weight = 0.0
+    for item in inputs:
+        batch.append(item)
+        weight += SEEN_FILE_WEIGHT if item.last is not None else 1.0
+        if weight >= batch_size or len(batch) >= batch_size * MAX_BATCH_FACTOR:
+            yield batch
+            batch, weight = [], 0.0
+    if batch:
+        yield batch
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex
 
@@ -200,7 +220,7 @@ def run_file_ingest(
             summary.add(steps.store(settings, run_id, discovery.failures))
         total = len(discovery.inputs)
         done = 0
-        for batch in chunks(discovery.inputs, settings.batch_size):
+        for batch in plan_batches(discovery.inputs, settings.batch_size):
             summary.add(steps.store(settings, run_id, steps.prepare(settings, batch)))
             done += len(batch)
             if on_progress is not None:

@@ -1,0 +1,17 @@
+-- The $top stories with the most revisions: how many headline changes, the words changed over
+-- all edits, first and last observation, outlet and latest title.
+SELECT
+    l.article_id,
+    count(*)                                                          AS revisions,
+    count(*) FILTER (WHERE list_contains(r.changed_fields, 'title'))  AS headline_changes,
+    sum(r.words_added) FILTER (WHERE r.revision > 1)                  AS words_added,
+    sum(r.words_removed) FILTER (WHERE r.revision > 1)                AS words_removed,
+    min(r.observed_at)                                                AS first_observed,
+    max(r.observed_at)                                                AS last_revised,
+    any_value(l.outlet)                                               AS outlet,
+    any_value(l.title)                                                AS latest_title
+FROM latest_revisions AS l
+JOIN revisions AS r USING (article_id)
+GROUP BY l.article_id
+ORDER BY revisions DESC, last_revised DESC
+LIMIT $top;
