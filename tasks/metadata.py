@@ -151,16 +151,22 @@ def find_update_notes(paragraphs: list[str]) -> list[str]:
     return notes
 
 
+LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
 def detect_language(text: str, hint: str | None = None) -> str | None:
-    """ISO 639-1 code of the text (py3langid); the page's own ``lang`` when text is too short."""
+    """ISO 639 code of an article: the language the page declares (``<html lang>``) when it
+    is a well-formed tag, else detected from the text with py3langid (a model load of ~0.5 s
+    once per process, then ~1 ms per article, so declared languages are trusted)."""
+    declared = LANGUAGE_TAG.match(hint.strip()) if hint else None
+    if declared:
+        return declared.group(1).lower()
     sample = text[:1000]  # cost grows with length; a thousand characters decide reliably
     if len(WORD.findall(sample)) >= 5:
         import py3langid
 
         code, _score = py3langid.classify(sample)
         return str(code)
-    if hint:
-        return hint.split("-")[0].lower()[:2] or None
     return None
 
 

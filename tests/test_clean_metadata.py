@@ -457,3 +457,15 @@ def test_extract_document_labels_the_extractor_version() -> None:
     assert result.extractor_version == extractor_version("html")
     assert "trafilatura-" in result.extractor_version
     assert extractor_version("text").startswith("text-")
+
+
+def test_html_declared_language_is_used_and_a_malformed_one_ignored() -> None:
+    body = (
+        "<head><title>Rat stimmt ab</title></head><body><article>"
+        "<p>Der Stadtrat hat am Dienstagabend den Wiederaufbau des Hafendamms beschlossen und "
+        "damit eine Debatte beendet, die die Viertel seit mehr als zwei Jahren spaltete.</p>"
+        "</article></body></html>"
+    )
+    assert extract(f'<html lang="de-DE">{body}', kind="html").language == "de"
+    # A malformed tag is not trusted: the language is detected from the text instead.
+    assert extract(f'<html lang="{{{{lang}}}}">{body}', kind="html").language == "de"
