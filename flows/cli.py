@@ -38,6 +38,7 @@ class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    parquet = "parquet"
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -526,20 +527,34 @@ def _jsonable(value: Any) -> Any:
 def sql_command(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="A read-only SQL query")],
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="parquet needs --output")
+    ] = OutputFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the result to this file")
+    ] = None,
 ) -> None:
     """Run a read-only SQL query against the ledger (no writes, no access to other files)."""
-    import duckdb
-    from newsledger.tasks.store import open_reader
+    from newsledger.tasks.query import QueryError, export_query, run_sql
 
-    with open_reader(_settings(ctx)) as conn:
-        try:
-            cursor = conn.execute(query)
-            names = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
-        except duckdb.Error as error:
-            err.print(f"[red]SQL error:[/red] {error}", highlight=False, markup=True)
-            raise typer.Exit(2) from None
+    settings = _settings(ctx)
+    try:
+        if output is not None or output_format is OutputFormat.parquet:
+            if output is None or output_format is OutputFormat.table:
+                err.print(
+                    "[red]error:[/red] --format parquet needs --output FILE, and --output "
+                    "needs --format parquet, csv or json"
+                )
+                raise typer.Exit(2)
+            count = export_query(settings, query, output, output_format.value)
+            err.print(f"wrote {count} rows to {output}", highlight=False)
+            return
+        names, rows = run_sql(settings, query)
+    except QueryError as error:
+        err.print(
+            Text.assemble(("SQL error: ", "red"), str(error)), highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
     if output_format is OutputFormat.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(names)
@@ -556,6 +571,304 @@ def sql_command(
         for row in rows:
             table.add_row(*("NULL" if v is None else str(v) for v in row))
         out.print(table)
+
+
+# --- Prefect: serve, submit, setup-prefect ------------------------------------------------------
+
+
+def _require_prefect_server(settings: Settings, command: str) -> str:
+    """The API URL of the configured, running Prefect server (exported to PREFECT_API_URL for
+    Prefect and the flow runs it starts); a clear message and exit code 2 otherwise."""
+    import os
+
+    from newsledger.flows.runtime import configured_api_url, server_is_up
+
+    prepare_prefect_environment(settings)
+    url = configured_api_url(settings)
+    hint = (
+        "start one with `prefect server start` and point newsledger at it with "
+        "`export PREFECT_API_URL=http://127.0.0.1:4200/api`"
+    )
+    if not url:
+        err.print(f"[red]error:[/red] `newsledger {command}` needs a Prefect server: {hint}")
+        raise typer.Exit(2)
+    if not server_is_up(url, timeout=5.0):
+        err.print(
+            f"[red]error:[/red] no Prefect server answers at PREFECT_API_URL={url}: {hint}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Deployments file (default: ./prefect.yaml, else the checkout's)"),
+    ] = None,
+    poll_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="How often to look for runs to start (default: $NEWSLEDGER_SERVE_POLL_SECONDS "
+            "or 1; Prefect's own default of 10 s delays every triggered run)"
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Flow runs at once at most (default: $NEWSLEDGER_SERVE_RUN_LIMIT or 4)"),
+    ] = None,
+) -> None:
+    """Serve every deployment of prefect.yaml from this process: schedules and event triggers
+    included, no worker needed. Needs a Prefect server (PREFECT_API_URL)."""
+    import os
+
+    settings = _settings(ctx)
+    url = _require_prefect_server(settings, "serve")
+    from newsledger.flows.serve import find_config, serve_all
+    from newsledger.tasks.prefect_tasks import ensure_write_limit
+
+    path = find_config(config)
+    # Flow runs start in child processes: give them this command's ledger.
+    os.environ["NEWSLEDGER_DB"] = str(settings.db.expanduser().resolve())
+    ensure_write_limit(settings.write_limit)
+    poll = poll_seconds or settings.serve_poll_seconds
+    err.print(
+        f"serving the deployments of {path} on {url} (ledger {os.environ['NEWSLEDGER_DB']}, "
+        f"looking for runs every {poll:g} s); Ctrl+C stops",
+        highlight=False,
+    )
+    serve_all(path, poll_seconds=poll, limit=limit or settings.serve_run_limit)
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    urls: Annotated[list[str], typer.Argument(help="Page URLs to ingest")],
+) -> None:
+    """Ask the served or deployed `ingest-urls` deployment to store pages: sends one
+    `newsledger.url.submitted` event per URL to the Prefect server (PREFECT_API_URL)."""
+    settings = _settings(ctx)
+    _require_prefect_server(settings, "submit")
+    from newsledger.flows.serve import send_events
+    from newsledger.tasks.events import submitted_event
+
+    for url, event_id in zip(urls, send_events([submitted_event(u) for u in urls]), strict=True):
+        out.print(f"submitted {url}  (event {event_id})", highlight=False)
+
+
+@app.command("setup-prefect")
+def setup_prefect(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Option(help="Process work pool for `prefect deploy`")] = (
+        "newsledger"
+    ),
+) -> None:
+    """Create, on the Prefect server, the 1-slot global concurrency limit every ledger write
+    goes through and the process work pool of prefect.yaml (both kept if they exist)."""
+    settings = _settings(ctx)
+    url = _require_prefect_server(settings, "setup-prefect")
+    from newsledger.flows.serve import ensure_work_pool
+    from newsledger.tasks.prefect_tasks import ensure_write_limit
+
+    made = ensure_write_limit(settings.write_limit)
+    out.print(
+        f"global concurrency limit {settings.write_limit!r} (1 slot): "
+        f"{'created' if made else 'already there'} on {url}",
+        highlight=False,
+    )
+    made = ensure_work_pool(pool)
+    out.print(
+        f"process work pool {pool!r}: {'created' if made else 'already there'}", highlight=False
+    )
+
+
+# --- query: search, index, export, stats --------------------------------------------------------
+
+
+class SearchFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words to look for (stemmed, any order)")],
+    all_revisions: Annotated[
+        bool, typer.Option("--all-revisions", help="One row per matching revision, not per story")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option(help="Only revisions observed since DATE (YYYY-MM-DD[THH:MM])")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 10,
+    output_format: Annotated[SearchFormat, typer.Option("--format", "-f")] = SearchFormat.table,
+    refresh_index: Annotated[
+        bool, typer.Option("--refresh/--no-refresh", help="Index new revisions first")
+    ] = True,
+) -> None:
+    """Full-text search (BM25) over every revision: what stories say, and what they used to say."""
+    from newsledger.tasks.errors import DatabaseLockedError
+    from newsledger.tasks.search import (
+        parse_since,
+        refresh_search_index,
+        search_index_status,
+    )
+    from newsledger.tasks.search import search as run_search
+
+    settings = _settings(ctx)
+    since_value = parse_since(since) if since else None
+    status = search_index_status(settings)
+    if refresh_index and not status.current:
+        err.print(f"[dim]indexing {status.behind} new revisions for search…[/dim]")
+        try:
+            refresh_search_index(
+                settings.model_copy(
+                    update={"lock_timeout_seconds": min(settings.lock_timeout_seconds, 10.0)}
+                )
+            )
+        except DatabaseLockedError:
+            err.print(
+                "[yellow]the ledger is busy (another process is writing): searching the "
+                "index as it is[/yellow]"
+            )
+    results = run_search(
+        settings, query, all_revisions=all_revisions, since=since_value, limit=limit
+    )
+    if results.status.behind:
+        err.print(
+            f"[yellow]the search index is {results.status.behind} revisions behind: run "
+            "`newsledger index`[/yellow]"
+        )
+    if output_format is SearchFormat.json:
+        sys.stdout.write(
+            json.dumps([hit.as_dict() for hit in results.hits], ensure_ascii=False, indent=2) + "\n"
+        )
+        return
+    if not results.hits:
+        err.print(
+            f"no revision matches {query!r}"
+            + ("" if results.terms else " (none of its words is in the index)"),
+            highlight=False,
+        )
+        return
+    for number, hit in enumerate(results.hits, 1):
+        head = Text.assemble(
+            (f"{number:>2}. ", "bold"),
+            (f"{hit.score:6.2f}  ", "cyan"),
+            (hit.title or "(no title)", "bold"),
+            (
+                f"   rev {hit.revision} of {hit.latest_revision} · {_time(hit.observed_at)}"
+                + (f" · {hit.outlet}" if hit.outlet else ""),
+                "dim",
+            ),
+        )
+        out.print(head, highlight=False)
+        out.print(Text(f"    {hit.identity}  ({hit.article_id})", style="dim"), highlight=False)
+        snippet = Text("    " + hit.snippet)
+        snippet.highlight_words(hit.highlights, style="bold yellow", case_sensitive=True)
+        out.print(snippet, highlight=False)
+        if hit.note:
+            out.print(Text(f"    ↳ {hit.note}", style="magenta"), highlight=False)
+
+
+@app.command("index")
+def index_command(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option(help="Empty the search index and build it again")
+    ] = False,
+) -> None:
+    """Bring the full-text search index up to date (ingests do this after each run)."""
+    from newsledger.tasks.search import refresh_search_index, search_index_status
+
+    settings = _settings(ctx)
+    search_index_status(settings)  # a clear error, not a new empty file, for a wrong --db
+    report = refresh_search_index(settings, rebuild=rebuild)
+    status = search_index_status(settings)
+    if report.skipped:
+        out.print(
+            f"search index already current: {status.indexed_revisions} revisions", highlight=False
+        )
+    else:
+        out.print(
+            f"indexed {report.indexed} revisions in {report.seconds:.1f} s "
+            f"({report.chunks} chunks, {report.merges} merges"
+            f"{', rebuilt' if report.rebuilt else ''}); the index covers "
+            f"{status.indexed_revisions} of {status.revisions} revisions",
+            highlight=False,
+        )
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")],
+    output_format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.parquet,
+    query: Annotated[str | None, typer.Option(help="A read-only SQL query to export")] = None,
+    table: Annotated[
+        str | None, typer.Option(help="A table or view to export (default: latest_revisions)")
+    ] = None,
+) -> None:
+    """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools."""
+    from newsledger.tasks.query import QueryError, export_query, table_query
+
+    settings = _settings(ctx)
+    if query and table:
+        err.print("[red]error:[/red] give --query or --table, not both")
+        raise typer.Exit(2)
+    try:
+        statement = query or table_query(settings, table or "latest_revisions")
+        count = export_query(settings, statement, output, output_format.value)
+    except QueryError as error:
+        err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.print(f"wrote {count} rows to {output} ({output_format.value})", highlight=False)
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option(help="Days shown per outlet (the latest with revisions)")
+    ] = 14,
+    top: Annotated[int, typer.Option(help="Most-edited stories shown")] = 10,
+) -> None:
+    """Counts per outlet and day, revisions per story, and the most-edited stories."""
+    from newsledger.tasks.query import Table as ResultTable
+    from newsledger.tasks.query import ledger_stats
+
+    result = ledger_stats(_settings(ctx), days=days, top=top)
+
+    def cell(value: Any) -> str:
+        return "—" if value is None else _time(value) if isinstance(value, datetime) else str(value)
+
+    def show(title: str, data: ResultTable) -> None:
+        table = Table(title=title, show_edge=False, title_justify="left")
+        for name in data.names:
+            table.add_column(name.replace("_", " "), overflow="fold")
+        for row in data.rows:
+            table.add_row(*(cell(v) for v in row))
+        out.print(table)
+        out.print()
+
+    totals = Table(title="ledger", show_header=False, show_edge=False, title_justify="left")
+    totals.add_column(style="bold")
+    totals.add_column(justify="right")
+    for name, value in zip(result.totals.names, result.totals.rows[0], strict=True):
+        totals.add_row(name.replace("_", " "), cell(value))
+    out.print(totals)
+    out.print()
+    show(f"per outlet and day (latest {days} days with revisions)", result.per_outlet_day)
+    show("revisions per story", result.revisions_per_story)
+    show(f"most-edited stories (top {top})", result.most_edited)
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 The extension is installed from the ``duckdb-extension-fts`` wheel (never downloaded). Its own
 index (``PRAGMA create_fts_index``) can only be rebuilt from scratch: at 300,000 revisions that
-took ~150 s and ~1.7 GB, and each ``match_bm25`` query scanned all ~100 M token rows
-(0.25-0.6 s). So the index here is kept incrementally, with the extension's analyzer (its
+took ~150 s (holding the ledger's only write lock) and ~1.4 GB, and each ``match_bm25`` query
+scanned all ~100 M token rows (0.2-0.9 s; tests/benchmarks/bench_query.py --compare-fts). So
+the index here is kept incrementally, with the extension's analyzer (its
 tokenizer, English stop words and Porter ``stem``) and the same BM25 as ``match_bm25``:
 
 * ``search_docs``: one document per revision (title + text), with its length in terms;

@@ -189,6 +189,8 @@ def open_reader(
     timer: threading.Timer | None = None
     try:
         if locked_down:
+            # Times print in UTC whatever the machine's zone (users cannot SET it afterwards).
+            conn.execute("SET TimeZone = 'UTC'")
             conn.execute("SET lock_configuration = true")
         if query_timeout:
             timer = threading.Timer(query_timeout, conn.interrupt)

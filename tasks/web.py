@@ -618,6 +618,10 @@ def _run(
     status = "failed"
     try:
         body(summary)
+        if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
+            from newsledger.tasks.search import refresh_after_ingest
+
+            refresh_after_ingest(settings)
         status = "completed"
     finally:
         steps.finish(

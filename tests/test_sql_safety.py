@@ -1,0 +1,168 @@
+"""`newsledger sql` is safe to expose: every way to write, reach other files, load code or undo
+the lock is refused with a clear error (exit 2), the ledger file stays byte-identical, no file
+appears anywhere, and a runaway query is stopped."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from ledger_stories import build_story_ledger
+from newsledger.flows.cli import app
+from newsledger.tasks.search import fts_extension_file
+from newsledger.tasks.settings import Settings
+from typer.testing import CliRunner
+
+READ_ONLY = "newsledger sql is read-only"
+NO_FILES = "newsledger sql cannot read or write other files"
+LOCKED = "settings cannot be changed in newsledger sql"
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("safety")
+    settings = Settings(db=root / "ledger.duckdb", lock_timeout_seconds=30)
+    build_story_ledger(settings, root / "in")
+    return settings.db
+
+
+def matrix(db: Path, outside: Path) -> list[tuple[str, str]]:
+    """(statement, what the error must say). ``outside`` is a folder no query may touch."""
+    other = outside / "other.duckdb"
+    fts = fts_extension_file()
+    return [
+        # writes
+        ("INSERT INTO articles VALUES ('x', 'y', 'text', 'z', now())", READ_ONLY),
+        ("UPDATE revisions SET title = 'rewritten'", READ_ONLY),
+        ("DELETE FROM revisions", READ_ONLY),
+        ("CREATE TABLE copy AS SELECT * FROM revisions", READ_ONLY),
+        ("DROP VIEW latest_revisions", READ_ONLY),
+        ("ALTER TABLE revisions ADD COLUMN x INTEGER", READ_ONLY),
+        ("CREATE OR REPLACE MACRO as_of(ts) AS TABLE SELECT 1", READ_ONLY),
+        ("INSERT INTO search_docs SELECT * FROM search_docs", READ_ONLY),
+        # other databases
+        (f"ATTACH '{other}' AS other", NO_FILES),
+        (f"ATTACH '{db}' AS again (READ_WRITE)", "already attached"),
+        ("ATTACH ':memory:' AS scratch", "read-only"),
+        # writing files
+        (f"COPY revisions TO '{outside / 'leak.csv'}'", NO_FILES),
+        (f"COPY (SELECT 1) TO '{outside / 'leak.parquet'}' (FORMAT parquet)", NO_FILES),
+        (f"EXPORT DATABASE '{outside / 'dump'}'", NO_FILES),
+        # reading files
+        ("SELECT * FROM read_csv('/etc/passwd')", NO_FILES),
+        (f"SELECT * FROM read_parquet('{outside / 'data.parquet'}')", NO_FILES),
+        (f"SELECT * FROM '{outside / 'data.parquet'}'", NO_FILES),
+        ("SELECT * FROM read_json('/etc/hostname')", NO_FILES),
+        ("SELECT * FROM read_text('/etc/hostname')", NO_FILES),
+        ("SELECT * FROM read_blob('/etc/hostname')", NO_FILES),
+        ("SELECT * FROM glob('/etc/*')", NO_FILES),
+        (f"IMPORT DATABASE '{outside}'", NO_FILES),
+        # extensions and secrets
+        ("INSTALL httpfs", NO_FILES),
+        ("LOAD fts", NO_FILES),
+        (f"LOAD '{fts}'", NO_FILES),
+        (f"FORCE INSTALL '{fts}'", NO_FILES),
+        ("CREATE SECRET (TYPE s3, KEY_ID 'k', SECRET 's')", NO_FILES),
+        # undoing the lock
+        ("SET enable_external_access = true", LOCKED),
+        ("RESET enable_external_access", LOCKED),
+        ("SET lock_configuration = false", LOCKED),
+        ("RESET lock_configuration", LOCKED),
+        ("SET GLOBAL access_mode = 'read_write'", LOCKED),
+        ("SET allowed_directories = ['/']", LOCKED),
+        ("SET memory_limit = '100GB'", LOCKED),
+        (f"SET temp_directory = '{outside / 'spill'}'", LOCKED),
+        ("SET autoload_known_extensions = true", LOCKED),
+        # pragmas that change settings or write files
+        ("PRAGMA memory_limit = '100GB'", LOCKED),
+        ("PRAGMA enable_profiling = 'json'", LOCKED),
+        (f"PRAGMA profiling_output = '{outside / 'profile.json'}'", LOCKED),
+        ("PRAGMA create_fts_index('revisions', 'content_hash', 'text')", "fts extension"),
+    ]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_escape_is_refused_clearly(ledger: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.parquet").write_bytes(b"PAR1 not really")
+    before = sha256(ledger)
+    runner = CliRunner()
+    failures = []
+    for statement, message in matrix(ledger, outside):
+        result = runner.invoke(app, ["--db", str(ledger), "sql", statement])
+        text = result.output
+        if result.exit_code != 2 or message not in text or "SQL error" not in text:
+            failures.append((statement, result.exit_code, text))
+        assert "root:" not in text  # nothing of /etc/passwd ever printed
+        assert "Traceback" not in text
+    assert failures == []
+    assert sha256(ledger) == before
+    assert sorted(p.name for p in outside.iterdir()) == ["data.parquet"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CHECKPOINT",
+        "VACUUM",
+        "PRAGMA force_checkpoint",
+        "CALL checkpoint()",
+        "CREATE TEMP TABLE scratch AS SELECT * FROM revisions",
+    ],
+)
+def test_harmless_statements_leave_the_file_untouched(ledger: Path, statement: str) -> None:
+    """On a read-only ledger these run but write nothing (temp tables live in memory)."""
+    before = sha256(ledger)
+    result = CliRunner().invoke(app, ["--db", str(ledger), "sql", statement])
+    assert result.exit_code == 0, result.output
+    assert sha256(ledger) == before
+
+
+def test_reads_still_work_and_bad_sql_is_clear(ledger: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "--db",
+            str(ledger),
+            "sql",
+            "SELECT count(*) AS n FROM revision_changes",
+            "--format",
+            "csv",
+        ],
+    )
+    assert result.exit_code == 0 and result.stdout.splitlines() == ["n", "4"]
+    result = runner.invoke(app, ["--db", str(ledger), "sql", "SELEC 1"])
+    assert result.exit_code == 2
+    assert "SQL error" in result.output and 'syntax error at or near "SELEC"' in result.output
+
+
+def test_a_runaway_query_is_stopped(ledger: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--db", str(ledger), "sql", "SELECT count(*) FROM range(1000000000000)"],
+        env={"NEWSLEDGER_QUERY_TIMEOUT_SECONDS": "1"},
+    )
+    assert result.exit_code == 2
+    assert "the query was stopped after 1 s" in result.output
+
+
+def test_parquet_output_goes_through_the_same_lock(ledger: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    target = tmp_path / "out.parquet"
+    for statement, message in (
+        ("DELETE FROM revisions", READ_ONLY),
+        ("SELECT * FROM read_csv('/etc/passwd')", NO_FILES),
+        ("SET enable_external_access = true", LOCKED),
+    ):
+        result = runner.invoke(
+            app,
+            ["--db", str(ledger), "sql", statement, "--format", "parquet", "--output", str(target)],
+        )
+        assert result.exit_code == 2 and message in result.output, statement
+    assert list(tmp_path.iterdir()) == []
