@@ -192,6 +192,54 @@ def discover(arguments: Sequence[str], settings: Settings) -> Discovery:
 PLAIN_STEPS = IngestSteps(discover, begin_run, prepare_file_batch, store_batch, finish_run)
 
 
+def run_recorded(
+    flow: str,
+    settings: Settings,
+    body: Callable[[RunSummary], None],
+    *,
+    begin: Callable[..., None],
+    finish: Callable[..., None],
+    arguments: dict[str, Any],
+    run_id: str | None = None,
+    orchestrator: str = "local",
+    prefect_flow_run_id: str | None = None,
+    skipped: int = 0,
+) -> RunSummary:
+    """Run ``body`` as one recorded run: its row in ``ingest_runs`` first, the full-text index
+    brought up to date when it stored something, then its counts and status (``failed`` when
+    ``body`` raised). Every file and web run goes through here."""
+    run_id = run_id or new_run_id()
+    begin(
+        settings,
+        run_id,
+        flow,
+        orchestrator=orchestrator,
+        arguments=arguments,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
+    summary = RunSummary(run_id, flow, skipped=skipped)
+    status = "failed"
+    try:
+        body(summary)
+        if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
+            from newsledger.tasks.search import refresh_after_ingest
+
+            refresh_after_ingest(settings)
+        status = "completed"
+    finally:
+        finish(
+            settings,
+            run_id,
+            new=summary.new,
+            revised=summary.revised,
+            unchanged=summary.unchanged,
+            failed=summary.failed,
+            skipped=summary.skipped,
+            status=status,
+        )
+    return summary
+
+
 def run_file_ingest(
     arguments: Sequence[str],
     settings: Settings,
@@ -203,45 +251,30 @@ def run_file_ingest(
     on_progress: Callable[[int, int], Any] | None = None,
 ) -> RunSummary:
     """Ingest files, folders and globs: every input ends stored, unchanged or failed."""
-    run_id = run_id or new_run_id()
     discovery = steps.discover(list(arguments), settings)
-    steps.begin(
-        settings,
-        run_id,
-        "ingest_files",
-        orchestrator=orchestrator,
-        arguments={"paths": list(arguments)},
-        prefect_flow_run_id=prefect_flow_run_id,
-    )
-    summary = RunSummary(run_id, "ingest_files", skipped=len(discovery.skipped))
-    status = "failed"
-    try:
+
+    def body(summary: RunSummary) -> None:
         if discovery.failures:
-            summary.add(steps.store(settings, run_id, discovery.failures))
-        total = len(discovery.inputs)
+            summary.add(steps.store(settings, summary.run_id, discovery.failures))
         done = 0
         for batch in plan_batches(discovery.inputs, settings.batch_size):
-            summary.add(steps.store(settings, run_id, steps.prepare(settings, batch)))
+            summary.add(steps.store(settings, summary.run_id, steps.prepare(settings, batch)))
             done += len(batch)
             if on_progress is not None:
-                on_progress(done, total)
-        if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
-            from newsledger.tasks.search import refresh_after_ingest
+                on_progress(done, len(discovery.inputs))
 
-            refresh_after_ingest(settings)
-        status = "completed"
-    finally:
-        steps.finish(
-            settings,
-            run_id,
-            new=summary.new,
-            revised=summary.revised,
-            unchanged=summary.unchanged,
-            failed=summary.failed,
-            skipped=summary.skipped,
-            status=status,
-        )
-    return summary
+    return run_recorded(
+        "ingest_files",
+        settings,
+        body,
+        begin=steps.begin,
+        finish=steps.finish,
+        arguments={"paths": list(arguments)},
+        run_id=run_id,
+        orchestrator=orchestrator,
+        prefect_flow_run_id=prefect_flow_run_id,
+        skipped=len(discovery.skipped),
+    )
 
 
 def ingest_paths(arguments: Sequence[str], settings: Settings, **options: Any) -> RunSummary:

@@ -431,6 +431,35 @@ def write_batch(
                     }
                 )
 
+            def seen_unchanged(
+                item: ExtractedArticle | KnownUnchanged,
+                current: _Latest,
+                title: str | None,
+                url: str | None,
+            ) -> None:
+                """Record that a source was seen with the content of the latest revision."""
+                document = item.document
+                observe(
+                    document.source,
+                    document.identity,
+                    current.article_id,
+                    "unchanged",
+                    current.revision,
+                    current.content_hash,
+                    document.raw_hash,
+                    item.extractor_version,
+                )
+                outcomes.append(
+                    StoredOutcome(
+                        "unchanged",
+                        document.source,
+                        current.article_id,
+                        current.revision,
+                        title,
+                        url,
+                    )
+                )
+
             for item in items:
                 if isinstance(item, FailedInput):
                     article_id = article_of.get(item.identity or "")
@@ -475,26 +504,7 @@ def write_batch(
                     if current is None or current.content_hash != item.expected_content_hash:
                         stale.append(item)
                         continue
-                    observe(
-                        document.source,
-                        document.identity,
-                        current.article_id,
-                        "unchanged",
-                        current.revision,
-                        current.content_hash,
-                        document.raw_hash,
-                        item.extractor_version,
-                    )
-                    outcomes.append(
-                        StoredOutcome(
-                            "unchanged",
-                            document.source,
-                            current.article_id,
-                            current.revision,
-                            current.title,
-                            document.url,
-                        )
-                    )
+                    seen_unchanged(item, current, current.title, document.url)
                     continue
 
                 content = item.content
@@ -528,25 +538,8 @@ def write_batch(
                         {"identity": canonical, "article_id": article_id, "added_at": now}
                     )
                 if current is not None and current.content_hash == content.content_hash:
-                    observe(
-                        document.source,
-                        document.identity,
-                        article_id,
-                        "unchanged",
-                        current.revision,
-                        current.content_hash,
-                        document.raw_hash,
-                        item.extractor_version,
-                    )
-                    outcomes.append(
-                        StoredOutcome(
-                            "unchanged",
-                            document.source,
-                            article_id,
-                            current.revision,
-                            content.title,
-                            content.canonical_url or document.url,
-                        )
+                    seen_unchanged(
+                        item, current, content.title, content.canonical_url or document.url
                     )
                     continue
 

@@ -33,7 +33,7 @@ from newsledger.tasks.models import (
     SourceDocument,
     StoredOutcome,
 )
-from newsledger.tasks.pipeline import chunks, new_run_id, prepare_documents, store_batch
+from newsledger.tasks.pipeline import chunks, prepare_documents, run_recorded, store_batch
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import (
     _json_default,
@@ -605,36 +605,17 @@ def _run(
     orchestrator: str,
     prefect_flow_run_id: str | None,
 ) -> RunSummary:
-    run_id = run_id or new_run_id()
-    steps.begin(
-        settings,
-        run_id,
+    return run_recorded(
         flow,
-        orchestrator=orchestrator,
+        settings,
+        body,
+        begin=steps.begin,
+        finish=steps.finish,
         arguments=arguments,
+        run_id=run_id,
+        orchestrator=orchestrator,
         prefect_flow_run_id=prefect_flow_run_id,
     )
-    summary = RunSummary(run_id, flow)
-    status = "failed"
-    try:
-        body(summary)
-        if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
-            from newsledger.tasks.search import refresh_after_ingest
-
-            refresh_after_ingest(settings)
-        status = "completed"
-    finally:
-        steps.finish(
-            settings,
-            run_id,
-            new=summary.new,
-            revised=summary.revised,
-            unchanged=summary.unchanged,
-            failed=summary.failed,
-            skipped=summary.skipped,
-            status=status,
-        )
-    return summary
 
 
 def interleave_hosts(targets: Sequence[PageTarget]) -> list[PageTarget]:
