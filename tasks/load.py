@@ -55,6 +55,7 @@ class FileInput:
     root: Path
     explicit: bool  # named directly (or by a glob), not found by walking a folder
     last: LastObservation | None = None  # how this path looked when last ingested
+    identity: str = ""  # file identity, computed once by discovery ("" → compute when read)
 
     @property
     def display(self) -> str:
@@ -118,7 +119,7 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
         seen.add(resolved)
         # Two different files with one identity (a/x.html and b/x.html given as a/ and b/)
         # would be stored as one story flipping between them on every run: refuse the second.
-        identity = file_identity(path, files_root or root)
+        identity = _identity_of(resolved, files_root or root)
         if identity in identities:
             error = InputError(
                 f"{path}: same identity {identity!r} as {identities[identity]} (a file's "
@@ -130,7 +131,7 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
             discovery.failures.append(failure)
             return
         identities[identity] = path
-        discovery.inputs.append(FileInput(path, files_root or root, explicit))
+        discovery.inputs.append(FileInput(path, files_root or root, explicit, identity=identity))
 
     for argument in arguments:
         path = Path(argument).expanduser()
@@ -166,7 +167,11 @@ def _resolved_root(root: Path) -> Path:
 
 def file_identity(path: Path, root: Path) -> str:
     """``file:`` + the path relative to ``root`` in POSIX form (stable across checkouts)."""
-    resolved, base = path.resolve(), _resolved_root(root)
+    return _identity_of(path.resolve(), root)
+
+
+def _identity_of(resolved: Path, root: Path) -> str:
+    base = _resolved_root(root)
     try:
         relative = resolved.relative_to(base)
     except ValueError:
@@ -265,7 +270,7 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
         raise EmptyInputError(f"{path}: the file is empty")
     if looks_binary(raw):
         raise BinaryInputError(f"{path}: binary content, not a {kind} article")
-    identity = file_identity(path, item.root)
+    identity = item.identity or file_identity(path, item.root)
     url: str | None = None
     if kind == "text":
         # The header is ASCII in practice; a lossy decode of the head is enough to find it.
