@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -312,14 +312,43 @@ def last_observations(settings: Settings, identities: Sequence[str]) -> dict[str
 
 @dataclass
 class _Latest:
+    """An article's latest revision as a batch write sees it. The compared fields are read
+    only for articles that the batch revises (``_add_details``)."""
+
     article_id: str
     revision: int
     content_hash: str
-    title: str | None
-    authors: list[str]
-    text: str
-    published_at: date | None
-    modified_at: date | None
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    text: str = ""
+    published_at: date | None = None
+    modified_at: date | None = None
+
+
+def _add_details(
+    conn: duckdb.DuckDBPyConnection,
+    items: Sequence[PreparedItem],
+    article_of: dict[str, str],
+    latest: dict[str, _Latest],
+) -> None:
+    """Read title, authors, text and dates of the latest revisions this batch will revise."""
+    revised = set()
+    for item in items:
+        if not isinstance(item, ExtractedArticle):
+            continue
+        canonical = canonical_alias(item)
+        article_id = article_of.get(item.document.identity) or (
+            article_of.get(canonical) if canonical else None
+        )
+        current = latest.get(article_id) if article_id else None
+        if current is not None and current.content_hash != item.content.content_hash:
+            revised.add(current.article_id)
+    if not revised:
+        return
+    for row in conn.execute(sql("latest_details"), {"article_ids": sorted(revised)}).fetchall():
+        current = latest[row[0]]
+        current.title, current.authors, current.text = row[1], list(row[2] or []), row[3]
+        current.published_at, current.modified_at = row[4], row[5]
 
 
 def _json_default(value: Any) -> Any:
@@ -404,7 +433,8 @@ def write_batch(
                     identity, article_id = row[0], row[1]
                     article_of[identity] = article_id
                     if row[2] is not None:
-                        latest[article_id] = _Latest(article_id, *row[2:])
+                        latest[article_id] = _Latest(article_id, row[2], row[3])
+                _add_details(conn, items, article_of, latest)
 
             def observe(
                 item_input: str,

@@ -1,20 +1,17 @@
--- The latest revision of every article that one of the given identities ($identities) leads to.
+-- For the given identities ($identities): the article each leads to and the number and content
+-- hash of its latest revision (NULLs for an article without revisions).
 SELECT
     i.identity,
     i.article_id,
     r.revision,
-    r.content_hash,
-    r.title,
-    r.authors,
-    r.text,
-    r.published_at,
-    r.modified_at
+    r.content_hash
 FROM article_identities AS i
 LEFT JOIN (
-    SELECT * FROM revisions
+    SELECT article_id, max(revision) AS revision, arg_max(content_hash, revision) AS content_hash
+    FROM revisions
     WHERE article_id IN (
         SELECT article_id FROM article_identities WHERE identity IN (SELECT unnest($identities))
     )
-    QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY revision DESC) = 1
+    GROUP BY article_id
 ) AS r USING (article_id)
 WHERE i.identity IN (SELECT unnest($identities));
