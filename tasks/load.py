@@ -266,7 +266,7 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", code="unreadable") from exc
     if path.name.lower().endswith(".gz"):
         raw = _gunzip_bounded(raw, max_bytes, str(path))
-    if not raw.strip():
+    if not raw or raw.isspace():  # no stripped copy of the whole file
         raise EmptyInputError(f"{path}: the file is empty")
     if looks_binary(raw):
         raise BinaryInputError(f"{path}: binary content, not a {kind} article")
