@@ -208,15 +208,6 @@ def store_pages_task(settings: Settings, run_id: str, batch: web.PageBatch) -> l
     return _stored(settings, run_id, outcomes)
 
 
-@task(name="store-failures", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def store_failures_task(
-    settings: Settings, run_id: str, prepared: Sequence[PreparedItem]
-) -> list[StoredOutcome]:
-    with ledger_write(settings):
-        outcomes = pipeline.store_batch(settings, run_id, prepared)
-    return _stored(settings, run_id, outcomes)
-
-
 @task(name="reprocess-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def reprocess_batch_task(
     settings: Settings, run_id: str, candidates: Sequence[tuple[str, str]]
@@ -231,7 +222,7 @@ WEB_TASKS = web.WebSteps(
     finish=finish_run_task,
     fetch_pages=fetch_pages_task,
     store_pages=store_pages_task,
-    store_failures=store_failures_task,
+    store_failures=store_batch_task,
     poll_feeds=poll_feeds_task,
     reprocess_batch=reprocess_batch_task,
 )
