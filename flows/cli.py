@@ -83,15 +83,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _print_stored(settings: Settings, article_ids: Sequence[str]) -> None:
-    from newsledger.tasks.store import open_reader
+    from newsledger.tasks.store import open_reader, sql
 
     with open_reader(settings, locked_down=False) as conn:
-        rows = conn.execute(
-            "SELECT article_id, revision, identity, title, authors, outlet, published_at, "
-            "modified_at, dateline, language, word_count, section_headings, update_notes, lede "
-            "FROM latest_revisions WHERE article_id IN (SELECT unnest($ids)) ORDER BY identity",
-            {"ids": list(article_ids)},
-        ).fetchall()
+        rows = conn.execute(sql("stored_stories"), {"ids": list(article_ids)}).fetchall()
     for row in rows:
         (
             article_id,

@@ -235,10 +235,7 @@ def begin_run(
         ]
         conn.execute("BEGIN TRANSACTION")
         if dead:
-            conn.execute(
-                "UPDATE ingest_runs SET status = 'crashed' WHERE run_id IN (SELECT unnest($ids))",
-                {"ids": dead},
-            )
+            conn.execute(sql("mark_crashed_runs"), {"ids": dead})
         conn.execute(
             sql("begin_run"),
             {
