@@ -189,9 +189,11 @@ FILE_INGEST_TASKS = pipeline.IngestSteps(
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
-def poll_feeds_task(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> web.FeedPoll:
+def poll_feeds_task(
+    settings: Settings, run_id: str, specs: Sequence[FeedSpec], everything: bool = False
+) -> web.FeedPoll:
     with ledger_write(settings):
-        poll = web.poll_feeds(settings, run_id, specs)
+        poll = web.poll_feeds(settings, run_id, specs, everything)
     emit(feed_events(run_id, poll.feed_reports, poll.failures))
     return poll
 

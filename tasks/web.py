@@ -445,27 +445,33 @@ def store_pages(settings: Settings, run_id: str, batch: PageBatch) -> list[Store
 
 
 def feeds_due(
-    settings: Settings, specs: Sequence[FeedSpec], *, everything: bool = False
+    specs: Sequence[FeedSpec],
+    next_poll: dict[str, datetime | None],
+    now: datetime,
+    *,
+    everything: bool = False,
 ) -> list[FeedSpec]:
+    """The enabled feeds whose next poll time has come (all enabled ones with ``everything``)."""
     enabled = [s for s in specs if s.enabled]
-    if everything or not enabled:
+    if everything:
         return enabled
-    with open_writer(settings) as conn:
-        rows = conn.execute(sql("feed_state"), {"urls": [s.url for s in enabled]}).fetchall()
-    next_poll = {row[0]: row[6] for row in rows}
-    now = _now()
-    return [s for s in enabled if next_poll.get(s.url) is None or next_poll[s.url] <= now]
+    return [s for s in enabled if (due := next_poll.get(s.url)) is None or due <= now]
 
 
-def poll_feeds(settings: Settings, run_id: str, specs: Sequence[FeedSpec]) -> FeedPoll:
-    """Fetch feeds (conditional GET), parse them, record feed state and failures, and return
-    the entries whose pages we have never tracked."""
+def poll_feeds(
+    settings: Settings, run_id: str, specs: Sequence[FeedSpec], everything: bool = False
+) -> FeedPoll:
+    """Fetch the feeds that are due (conditional GET), parse them, record feed state and
+    failures, and return the entries whose pages we have never tracked."""
     now = _now()
     with open_writer(settings) as conn:
         state = {
             row[0]: row
             for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
         }
+    specs = feeds_due(
+        specs, {url: row[6] for url, row in state.items()}, now, everything=everything
+    )
     requests = [
         FetchRequest(
             s.url,
@@ -590,7 +596,7 @@ class WebSteps:
     fetch_pages: Callable[[Settings, Sequence[PageTarget]], PageBatch]
     store_pages: Callable[[Settings, str, PageBatch], list[StoredOutcome]]
     store_failures: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
-    poll_feeds: Callable[[Settings, str, Sequence[FeedSpec]], FeedPoll]
+    poll_feeds: Callable[[Settings, str, Sequence[FeedSpec], bool], FeedPoll]
     reprocess_batch: Callable[[Settings, str, Sequence[tuple[str, str]]], list[StoredOutcome]]
 
 
@@ -700,9 +706,7 @@ def run_poll(
     polls: list[FeedPoll] = []
 
     def body(summary: RunSummary) -> None:
-        poll = steps.poll_feeds(
-            settings, summary.run_id, feeds_due(settings, specs, everything=everything)
-        )
+        poll = steps.poll_feeds(settings, summary.run_id, specs, everything)
         polls.append(poll)
         summary.add(
             [
