@@ -214,37 +214,31 @@ def ingest(
     settings = _orchestration(_settings(ctx), prefect)
     urls = [s for s in sources if s.lower().startswith(("http://", "https://"))]
     paths = [s for s in sources if s not in urls]
-    summaries = []
-    if paths:
+    db = str(settings.db)
+
+    def ingest_files_here(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
         from newsledger.tasks.pipeline import run_file_ingest
 
-        def files_flow() -> dict[str, Any]:
-            from newsledger.flows.ingest import ingest_files
+        return run_file_ingest(paths, settings, on_progress=progress).as_dict()
 
-            return ingest_files(paths=paths, db=str(settings.db))
+    def ingest_files_flow() -> dict[str, Any]:
+        from newsledger.flows.ingest import ingest_files
 
-        summaries.append(
-            _execute(
-                settings,
-                lambda progress: run_file_ingest(paths, settings, on_progress=progress).as_dict(),
-                files_flow,
-            )
-        )
-    if urls:
+        return ingest_files(paths=paths, db=db)
+
+    def ingest_urls_here(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
         from newsledger.tasks.web import run_url_ingest
 
-        def urls_flow() -> dict[str, Any]:
-            from newsledger.flows.web import ingest_urls
+        return run_url_ingest(urls, settings, on_progress=progress).as_dict()
 
-            return ingest_urls(urls=urls, db=str(settings.db))
+    def ingest_urls_flow() -> dict[str, Any]:
+        from newsledger.flows.web import ingest_urls
 
-        summaries.append(
-            _execute(
-                settings,
-                lambda progress: run_url_ingest(urls, settings, on_progress=progress).as_dict(),
-                urls_flow,
-            )
-        )
+        return ingest_urls(urls=urls, db=db)
+
+    runs = [(ingest_files_here, ingest_files_flow)] if paths else []
+    runs += [(ingest_urls_here, ingest_urls_flow)] if urls else []
+    summaries = [_execute(settings, here, as_flow) for here, as_flow in runs]
     _report(settings, _merge(summaries), show)
 
 
