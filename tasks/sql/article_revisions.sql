@@ -1,17 +1,17 @@
 -- Every revision of one article ($article_id), oldest first, with how often it was seen.
 SELECT
-    r.revision,
-    r.observed_at,
-    r.content_hash,
-    r.title,
-    r.word_count,
-    r.words_added,
-    r.words_removed,
-    r.changed_fields,
-    r.extractor_version,
-    r.source,
+    h.revision,
+    h.observed_at,
+    h.content_hash,
+    h.title,
+    h.word_count,
+    h.words_added,
+    h.words_removed,
+    h.changed_fields,
+    h.extractor_version,
+    h.source,
     (SELECT count(*) FROM observations AS o
-      WHERE o.article_id = r.article_id AND o.revision = r.revision) AS times_seen
-FROM revisions AS r
-WHERE r.article_id = $article_id
-ORDER BY r.revision;
+      WHERE o.article_id = h.article_id AND o.revision = h.revision) AS times_seen
+FROM article_history AS h
+WHERE h.article_id = $article_id
+ORDER BY h.revision;
