@@ -14,6 +14,7 @@ import glob
 import hashlib
 import os
 import re
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -244,6 +245,63 @@ def decode_text(raw: bytes, name: str = "input") -> str:
     return str(best)
 
 
+RACY_WINDOW_NS = 2_000_000_000  # a file changed this recently may change again unnoticed
+
+
+def file_signature(stat: os.stat_result, now_ns: int | None = None) -> str | None:
+    """``size:mtime_ns:ctime_ns:inode`` of a file, or None when it was modified less than two
+    seconds ago: within one tick of the file system's clock a second write could leave every
+    field as it was (git calls such index entries "racy" and re-reads them too)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if now_ns - max(stat.st_mtime_ns, stat.st_ctime_ns) < RACY_WINDOW_NS:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
+def current_signature(path: Path) -> str | None:
+    """The file's signature now (None when it cannot be stat'ed or was just modified)."""
+    try:
+        return file_signature(path.stat())
+    except OSError:
+        return None
+
+
+def unchanged_since_last(item: FileInput, kind: SourceKind) -> SourceDocument | None:
+    """The document of a file whose stat signature equals its last observation's, without
+    reading it (``raw`` empty, ``raw_hash`` as observed then), or None when it must be read.
+
+    The identity must be the one it had: a file's identity depends on the folder it was given
+    with, while a text file's ``url:`` header (same bytes, same header) decides its own."""
+    last = item.last
+    if (
+        last is None
+        or last.file_signature is None
+        or last.raw_hash is None
+        or last.identity is None
+        or current_signature(item.path) != last.file_signature
+    ):
+        return None
+    header_identity = kind == "text" and not last.identity.startswith("file:")
+    if last.identity != item.identity and not header_identity:
+        return None
+    return SourceDocument(
+        identity=last.identity,
+        source=str(item.path),
+        kind=kind,
+        raw=b"",
+        raw_hash=last.raw_hash,
+        url=last.identity if header_identity else None,
+        file_signature=last.file_signature,
+    )
+
+
+def reread_file(document: SourceDocument, max_bytes: int) -> SourceDocument:
+    """Read again a file that travelled without its bytes (see :func:`unchanged_since_last`)."""
+    path = Path(document.source)
+    identity = document.identity if document.identity.startswith("file:") else ""
+    return read_document(FileInput(path, path.parent, True, identity=identity), max_bytes)
+
+
 def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
     """Read one file into a :class:`SourceDocument` or raise an :class:`InputError`."""
     path = item.path
@@ -255,7 +313,8 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
             + ", ".join(sorted(SUPPORTED_SUFFIXES))
         )
     try:
-        size = path.stat().st_size
+        stat = path.stat()  # before reading: a write after it changes the signature
+        size = stat.st_size
         if size > max_bytes:
             raise OversizedInputError(
                 f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
@@ -284,6 +343,7 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
         raw=raw,
         raw_hash=hashlib.sha256(raw).hexdigest(),
         url=url,
+        file_signature=file_signature(stat),
     )
 
 

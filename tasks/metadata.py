@@ -142,9 +142,16 @@ def split_sentences(paragraph: str) -> list[str]:
     return sentences
 
 
+# UPDATE_NOTE without its ``^``: a paragraph where it matches nowhere holds no note, so most
+# paragraphs are never split into sentences.
+_UPDATE_NOTE_ANYWHERE = re.compile(UPDATE_NOTE.pattern.removeprefix("^"), UPDATE_NOTE.flags)
+
+
 def find_update_notes(paragraphs: list[str]) -> list[str]:
     notes: list[str] = []
     for paragraph in paragraphs:
+        if not _UPDATE_NOTE_ANYWHERE.search(paragraph):
+            continue
         for sentence in split_sentences(paragraph):
             if UPDATE_NOTE.match(sentence) and sentence not in notes:
                 notes.append(sentence)

@@ -30,6 +30,7 @@ class SourceDocument:
     fetched_at: datetime | None = None
     url: str | None = None
     charset: str | None = None  # declared by the HTTP Content-Type header, if any
+    file_signature: str | None = None  # a local file's stat before it was read (load.py)
 
     @property
     def article_id(self) -> str:
@@ -84,6 +85,8 @@ class LastObservation:
     raw_hash: str | None
     extractor_version: str | None
     content_hash: str | None
+    identity: str | None = None
+    file_signature: str | None = None  # a local file's stat signature then (load.py)
 
 
 @dataclass(frozen=True)

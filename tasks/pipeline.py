@@ -14,8 +14,16 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from newsledger.tasks.clean import clean_document, extractor_version
-from newsledger.tasks.errors import NewsledgerError
-from newsledger.tasks.load import Discovery, FileInput, discover_files, load_documents
+from newsledger.tasks.errors import InputError, NewsledgerError
+from newsledger.tasks.load import (
+    Discovery,
+    FileInput,
+    discover_files,
+    document_kind,
+    load_documents,
+    reread_file,
+    unchanged_since_last,
+)
 from newsledger.tasks.metadata import describe
 from newsledger.tasks.models import (
     ExtractedArticle,
@@ -120,17 +128,44 @@ def prepare_documents(
 
 
 def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[PreparedItem]:
-    """Load a batch of files and extract what is new (one short read of the ledger)."""
-    loaded = load_documents(batch, settings.max_file_bytes)
+    """Load a batch of files and extract what is new. What each file looked like last time
+    was read once for the whole run (``discover``): a file whose stat signature is unchanged
+    is not even read (``Settings.trust_file_stat``); one whose bytes hash as before is not
+    extracted."""
+    prepared: dict[int, PreparedItem] = {}
+    to_read: list[tuple[int, FileInput]] = []
+    for index, item in enumerate(batch):
+        kind = document_kind(item.path)
+        last = item.last
+        skipped = (
+            unchanged_since_last(item, kind)
+            if settings.trust_file_stat and kind is not None and last is not None
+            else None
+        )
+        version = extractor_version(kind, settings.extraction_mode) if kind else None
+        if (
+            skipped is not None
+            and last is not None
+            and last.content_hash
+            and last.extractor_version == version
+            and version is not None
+        ):
+            prepared[index] = KnownUnchanged(skipped, last.content_hash, version)
+        else:
+            to_read.append((index, item))
+    loaded = load_documents([item for _index, item in to_read], settings.max_file_bytes)
     documents = [item for item in loaded if isinstance(item, SourceDocument)]
-    # What each file looked like last time was read once for the whole run (``discover``).
     known = {
         document.identity: item.last
-        for item, document in zip(batch, loaded, strict=True)
-        if isinstance(document, SourceDocument) and item.last is not None
+        for (_index, item), document in zip(to_read, loaded, strict=True)
+        if isinstance(document, SourceDocument)
+        and item.last is not None
+        and item.last.identity in (None, document.identity)  # same path, same story
     }
     extracted = iter(prepare_documents(documents, known, settings.extraction_mode))
-    return [next(extracted) if isinstance(item, SourceDocument) else item for item in loaded]
+    for (index, _item), result in zip(to_read, loaded, strict=True):
+        prepared[index] = next(extracted) if isinstance(result, SourceDocument) else result
+    return [prepared[index] for index in range(len(batch))]
 
 
 def store_batch(
@@ -148,10 +183,25 @@ def store_batch(
     for _round in range(MAX_STALE_ROUNDS):
         if not stale:
             break
-        documents = [item.document for item in stale]
-        if reload is not None:
-            documents = [reload(d) if not d.raw else d for d in documents]
-        redo = prepare_documents(documents, known={}, mode=settings.extraction_mode)
+        redo: list[PreparedItem] = []
+        reread: list[SourceDocument] = []
+        for item in stale:
+            document = item.document
+            if document.raw:
+                reread.append(document)
+                continue
+            try:  # a page after a 304 (``reload``) or a file skipped by its stat signature
+                if reload is not None:
+                    reread.append(reload(document))
+                else:
+                    reread.append(reread_file(document, settings.max_file_bytes))
+            except InputError as error:
+                redo.append(
+                    FailedInput(
+                        document.source, error.stage, error.code, error.message, document.identity
+                    )
+                )
+        redo.extend(prepare_documents(reread, known={}, mode=settings.extraction_mode))
         more, stale = write_batch(settings, run_id, redo)
         outcomes.extend(more)
     if stale:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 from newsledger.tasks.clean import (
     clean_document,
     clean_text_document,
@@ -20,11 +23,13 @@ from newsledger.tasks.clean import (
 from newsledger.tasks.errors import ExtractionError
 from newsledger.tasks.load import FileInput, read_document
 from newsledger.tasks.metadata import (
+    UPDATE_NOTE,
     content_fingerprint,
     describe,
     find_update_notes,
     split_byline,
     split_dateline,
+    split_sentences,
 )
 from newsledger.tasks.models import (
     ArticleContent,
@@ -233,6 +238,38 @@ def test_ordinary_sentences_are_not_update_notes() -> None:
         )
         == []
     )
+
+
+NOTE_PIECES = [
+    "Correction:",
+    "Updated at 5 pm:",
+    "This story has been updated",
+    "The article was",
+    "editor's note:",
+    "An earlier version of this report",
+    "Mr. Smith said.",
+    "The vote passed.",
+    "(CNN)",
+    "update:",
+    "U.S. officials",
+    "It rained.",
+    "\u201cYes.\u201d",
+    " ",
+    "2025.",
+]
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(NOTE_PIECES), max_size=8).map(" ".join), max_size=4))
+def test_update_notes_prefilter_changes_nothing(paragraphs: list[str]) -> None:
+    """Paragraphs are only split when UPDATE_NOTE matches somewhere in them: the notes are
+    exactly those of matching every sentence of every paragraph."""
+    expected: list[str] = []
+    for paragraph in paragraphs:
+        for sentence in split_sentences(paragraph):
+            if UPDATE_NOTE.match(sentence) and sentence not in expected:
+                expected.append(sentence)
+    assert find_update_notes(paragraphs) == expected
 
 
 def test_normalisation_nfc_and_whitespace_keep_paragraph_breaks() -> None:

@@ -4,18 +4,21 @@ unchanged bytes, the read-only reader and the file-lock retry. Real DuckDB files
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from newsledger.tasks import load as load_module
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import DatabaseLockedError, StoreError
 from newsledger.tasks.load import discover_files, load_documents
@@ -27,9 +30,11 @@ from newsledger.tasks.models import (
     SourceDocument,
 )
 from newsledger.tasks.pipeline import (
+    discover,
     ingest_paths,
     new_run_id,
     prepare_documents,
+    prepare_file_batch,
     store_batch,
 )
 from newsledger.tasks.settings import Settings
@@ -438,6 +443,130 @@ def test_a_skipped_source_revised_meanwhile_is_extracted_again(
     assert [(o.outcome, o.revision) for o in outcomes] == [("revised", 3)]
     texts = [r[0] for r in query(settings, "SELECT text FROM revisions ORDER BY revision")]
     assert texts[0] == texts[2] != texts[1]
+
+
+# --------------------------------------------------------------------------- stat signatures
+
+
+@pytest.fixture
+def no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written by a test are seconds old at most: a signature is only recorded for a
+    file older than the racy window, so the window is closed for these tests."""
+    monkeypatch.setattr(load_module, "RACY_WINDOW_NS", 0)
+
+
+def _prepare_folder(settings: Settings, folder: Path) -> list[Any]:
+    return prepare_file_batch(settings, discover(([str(folder)]), settings).inputs)
+
+
+def _signatures(settings: Settings) -> list[tuple[str, str | None]]:
+    return query(
+        settings, "SELECT identity, file_signature FROM observations ORDER BY observation_id"
+    )
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_file_with_its_last_stat_signature_is_not_read_again(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(A)
+    (folder / "b.txt.gz").write_bytes(gzip.compress(C.encode()))
+    ingest_paths([str(folder)], settings)
+    recorded = _signatures(settings)
+    stats = {name: (folder / name).stat() for name in ("a.txt", "b.txt.gz")}
+    assert recorded == [
+        (
+            f"file:{name}",
+            f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}",
+        )
+        for name, st in stats.items()
+    ]
+
+    prepared = _prepare_folder(settings, folder)
+    assert [type(p) for p in prepared] == [KnownUnchanged, KnownUnchanged]
+    assert all(p.document.raw == b"" for p in prepared)  # not read at all
+    second = ingest_paths([str(folder)], settings)
+    assert (second.new, second.revised, second.unchanged) == (0, 0, 2)
+    rows = query(
+        settings,
+        "SELECT identity, count(DISTINCT raw_hash), count(DISTINCT file_signature), count(*) "
+        "FROM observations GROUP BY identity ORDER BY identity",
+    )
+    assert rows == [("file:a.txt", 1, 1, 2), ("file:b.txt.gz", 1, 1, 2)]
+
+    # Off: every file is read and hashed (and still not extracted: same bytes).
+    reading = settings.model_copy(update={"trust_file_stat": False})
+    prepared = _prepare_folder(reading, folder)
+    assert [type(p) for p in prepared] == [KnownUnchanged, KnownUnchanged]
+    assert all(p.document.raw for p in prepared)
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(settings: Settings, story: Path) -> None:
+    """A write changes the ctime, which no program can set back (utime sets it to now)."""
+    ingest_version(settings, story, A)
+    before = story.stat()
+    edited = A.replace("Tuesday", "Fridays")
+    assert len(edited) == len(A)
+    story.write_text(edited)
+    os.utime(story, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = story.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    summary = ingest_paths([str(story.parent)], settings)
+    assert outcome_of(summary) == "revised"
+
+
+def test_a_file_modified_within_the_racy_window_records_no_signature(
+    settings: Settings, story: Path
+) -> None:
+    ingest_version(settings, story, A)  # just written: it may change again within one tick
+    assert _signatures(settings) == [("file:story.txt", None)]
+    prepared = _prepare_folder(settings, story.parent)
+    assert isinstance(prepared[0], KnownUnchanged) and prepared[0].document.raw  # read
+    old = time.time_ns() - 10 * 10**9
+    os.utime(story, ns=(old, old))  # mtime back in time, but ctime is now: still racy
+    assert load_module.file_signature(story.stat()) is None
+    assert load_module.file_signature(story.stat(), now_ns=time.time_ns() + 3 * 10**9)
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_signature_from_another_root_is_not_trusted(settings: Settings, tmp_path: Path) -> None:
+    """The same path given through another folder has another identity: it is read."""
+    folder = tmp_path / "in" / "sub"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_text(A)
+    ingest_paths([str(folder)], settings)  # identity file:a.txt
+    prepared = _prepare_folder(settings, tmp_path / "in")  # identity file:sub/a.txt
+    assert [type(p) for p in prepared] == [ExtractedArticle]
+    assert prepared[0].document.identity == "file:sub/a.txt"
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_stat_skipped_file_revised_meanwhile_is_read_again(
+    settings: Settings, story: Path
+) -> None:
+    ingest_version(settings, story, A)
+    prepared = _prepare_folder(settings, story.parent)
+    assert isinstance(prepared[0], KnownUnchanged) and prepared[0].document.raw == b""
+
+    other = story.parent.parent / "other" / "story.txt"  # another writer stores B meanwhile
+    ingest_version(settings, other, B)
+    assert query(settings, "SELECT count(*) FROM revisions") == [(2,)]
+
+    run_id = new_run_id()
+    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
+    outcomes = store_batch(settings, run_id, prepared)
+    assert [(o.outcome, o.revision) for o in outcomes] == [("revised", 3)]
+    texts = [r[0] for r in query(settings, "SELECT text FROM revisions ORDER BY revision")]
+    assert texts[0] == texts[2] != texts[1]
+
+    # A file that vanished meanwhile ends as a recorded failure, not an exception.
+    ingest_version(settings, other, C)
+    story.unlink()
+    outcomes = store_batch(settings, run_id, prepared)
+    assert [(o.outcome, o.stage) for o in outcomes] == [("failed", "load")]
 
 
 def test_failed_inputs_in_a_batch_do_not_block_the_others(settings: Settings) -> None:

@@ -1,6 +1,7 @@
 -- For each given input ($inputs: paths or URLs as given): the raw bytes, extractor and content
--- of its last successful observation, so unchanged files can skip extraction.
-SELECT input, raw_hash, extractor_version, content_hash
+-- of its last successful observation, with its identity and file signature, so unchanged
+-- files can skip extraction (and reading, when their stat signature is the same).
+SELECT input, raw_hash, extractor_version, content_hash, identity, file_signature
 FROM observations
 WHERE input IN (SELECT unnest($inputs)) AND outcome <> 'failed'
 QUALIFY row_number() OVER (PARTITION BY input ORDER BY observation_id DESC) = 1;

@@ -387,6 +387,10 @@ def pinned(cpu: int | None) -> Callable[[], None] | None:
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))}
+    # The installed package is byte-compiled (uv sync --compile-bytecode); the working tree
+    # that the shim imports gets its __pycache__ on the first run, instead of recompiling every
+    # module on every command where the environment sets PYTHONDONTWRITEBYTECODE.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join([str(SHIM), *filter(None, [env.get("PYTHONPATH")])])
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     return env
