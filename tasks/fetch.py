@@ -405,11 +405,17 @@ def _default_ssl_context() -> ssl.SSLContext:
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport (one httpcore connection pool) that dials only checked addresses.
+    """An httpx transport that dials only checked addresses, with one httpcore connection
+    pool per origin (``max_connections`` each).
 
     URLs keep their host names, so the Host header, TLS SNI and certificate checks and the
     connection pool all work per name, while the TCP connection goes to an address that
     ``AddressGuard`` resolved and approved. Errors come out as ``FetchError`` subclasses.
+
+    Why a pool per origin: httpcore's pool re-examines every connection it holds (a readability
+    syscall on each idle one) whenever a request starts or ends, so one pool shared by many
+    hosts costs O(connections) per request; per origin it holds only the few connections the
+    politeness gate lets that host have.
     """
 
     def __init__(
@@ -419,16 +425,26 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_connections: int,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or _default_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
-            network_backend=_PinnedBackend(guard),
-        )
+        self._max_connections = max(1, max_connections)
+        self._ssl_context = ssl_context or _default_ssl_context()
+        self._backend = _PinnedBackend(guard)
+        self._pools: dict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool] = {}
+
+    def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl_context,
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                keepalive_expiry=5.0,
+                network_backend=self._backend,
+            )
+        return pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` through the pinned connection pool."""
+        """Send ``request`` through the pinned connection pool of its origin."""
         assert isinstance(request.stream, httpx.AsyncByteStream)
         core_request = httpcore.Request(
             method=request.method,
@@ -443,7 +459,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,
         )
         with _transport_errors(request.url):
-            core_response = await self._pool.handle_async_request(core_request)
+            core_response = await self._pool(request.url).handle_async_request(core_request)
         assert isinstance(core_response.stream, AsyncIterable)
         return httpx.Response(
             status_code=core_response.status,
@@ -454,7 +470,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._pool.aclose()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
 
 # --------------------------------------------------------------------------- politeness
@@ -640,7 +658,59 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
+# --------------------------------------------------------------------------- robots.txt
+
+
+@dataclass(frozen=True)
+class RobotsRecord:
+    """robots.txt of one origin as fetched: ``body`` None means "allow all" (it answered 4xx).
+    An origin whose robots.txt was unavailable (5xx, network) has no record: it is asked again.
+    """
+
+    origin: str
+    status: int
+    body: str | None
+    fetched_at: datetime
+
+
+class RobotsCache:
+    """The robots.txt rules a Fetcher starts from (``known``, e.g. read from the ledger while
+    fresh) and those it fetched (``fetched``, to be stored): one request per origin per day
+    instead of one per origin per batch. RFC 9309 asks crawlers not to keep them longer than
+    24 hours."""
+
+    def __init__(self, known: Iterable[RobotsRecord] = ()) -> None:
+        self.known: dict[str, RobotsRecord] = {record.origin: record for record in known}
+        self.fetched: dict[str, RobotsRecord] = {}
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL as the fetcher keys robots.txt, or None if invalid."""
+    try:
+        return _origin(httpx.URL(url))
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------- the fetcher
+
+_DRAIN_MAX_BYTES = 64 * 1024
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read and drop the body of a response we do not use, up to 64 KiB, so that its
+    connection goes back to the pool; a longer body is left unread (the connection closes)."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > _DRAIN_MAX_BYTES:
+        return
+    read = 0
+    try:
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > _DRAIN_MAX_BYTES:
+                return
+    except FetchError:
+        return  # the connection broke: nothing to keep
 
 
 class Fetcher:
@@ -657,8 +727,10 @@ class Fetcher:
         *,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        robots: RobotsCache | None = None,
     ) -> None:
         self._settings = settings or Settings()
+        self.robots_cache = robots or RobotsCache()
         self._ssl_context = ssl_context
         self._guard = AddressGuard(self._settings, resolver)
         self._client: httpx.AsyncClient | None = None
@@ -674,7 +746,11 @@ class Fetcher:
         s = self._settings
         self._client = httpx.AsyncClient(
             transport=GuardedTransport(
-                self._guard, max_connections=s.global_concurrency, ssl_context=self._ssl_context
+                self._guard,
+                # the host gate admits per_host_concurrency requests at a time (robots.txt
+                # included); one spare connection keeps a closing one from blocking a request
+                max_connections=min(s.per_host_concurrency, s.global_concurrency) + 1,
+                ssl_context=self._ssl_context,
             ),
             headers={"User-Agent": s.full_user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
             timeout=httpx.Timeout(
@@ -816,11 +892,19 @@ class Fetcher:
     async def _robots_for(self, origin: str) -> Protego | None:
         async with self._robots_locks.setdefault(origin, asyncio.Lock()):
             if origin not in self._robots:
-                self._robots[origin] = await self._load_robots(origin)
+                record = self.robots_cache.known.get(origin)
+                if record is None:
+                    record = await self._load_robots(origin)
+                    if record is not None:
+                        self.robots_cache.fetched[origin] = record
+                self._robots[origin] = (
+                    Protego.parse(record.body) if record is not None and record.body else None
+                )
             return self._robots[origin]
 
-    async def _load_robots(self, origin: str) -> Protego | None:
-        """Rules of ``origin``, or None for "allow all" (4xx, or robots.txt unavailable)."""
+    async def _load_robots(self, origin: str) -> RobotsRecord | None:
+        """robots.txt of ``origin`` (body None: a 4xx, "allow all"), or None when it is
+        unavailable (allow all for now, ask again next time)."""
         try:
             page = await self._fetch_with_retries(
                 f"{origin}/robots.txt",
@@ -830,13 +914,14 @@ class Fetcher:
             )
         except HTTPStatusError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
-                return None  # no robots.txt: everything is allowed
+                # no robots.txt: everything is allowed
+                return RobotsRecord(origin, exc.status, None, datetime.now(UTC))
             self._note_robots_unavailable(origin, exc)
         except FetchError as exc:
             self._note_robots_unavailable(origin, exc)
         else:
             text = page.body[:_ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
-            return Protego.parse(text)
+            return RobotsRecord(origin, page.status, text, page.fetched_at)
         return None
 
     def _note_robots_unavailable(self, origin: str, error: FetchError) -> None:
@@ -866,6 +951,10 @@ class Fetcher:
         self, response: httpx.Response, *, requested: str, kind: str
     ) -> FetchedPage | httpx.URL:
         url, status = response.url, response.status_code
+        if not 200 <= status <= 299:
+            # Read what is left of a short body (none after a 304): a response closed unread
+            # closes its connection, and the next request to the host pays a new handshake.
+            await _drain(response)
         if status == 304:
             return self._page(response, requested=requested, body=b"")
         if status in _REDIRECT_STATUSES and response.headers.get("location"):
@@ -932,13 +1021,14 @@ class Fetcher:
 
 
 def fetch_all(
-    settings: Settings, requests: Sequence[FetchRequest]
+    settings: Settings, requests: Sequence[FetchRequest], robots: RobotsCache | None = None
 ) -> list[FetchedPage | FetchError]:
-    """Synchronous convenience: fetch ``requests`` with one Fetcher inside ``asyncio.run``.
-    (Not callable from inside a running event loop; use ``Fetcher.fetch_many`` there.)"""
+    """Synchronous convenience: fetch ``requests`` with one Fetcher inside ``asyncio.run``
+    (robots.txt rules from and into ``robots``). Not callable from inside a running event
+    loop; use ``Fetcher.fetch_many`` there."""
 
     async def run() -> list[FetchedPage | FetchError]:
-        async with Fetcher(settings) as fetcher:
+        async with Fetcher(settings, robots=robots) as fetcher:
             return await fetcher.fetch_many(requests)
 
     return asyncio.run(run())

@@ -294,7 +294,7 @@ def last_observations_by_input(
             rows = conn.execute(
                 sql("last_observations_by_input"), {"inputs": list(inputs[start : start + 50_000])}
             ).fetchall()
-            found.update((row[0], LastObservation(row[1], row[2], row[3])) for row in rows)
+            found.update((row[0], LastObservation(*row[1:])) for row in rows)
     return found
 
 
@@ -303,7 +303,16 @@ def last_observations(settings: Settings, identities: Sequence[str]) -> dict[str
     if not identities:
         return {}
     with open_writer(settings) as conn:
-        rows = conn.execute(sql("last_observations"), {"identities": list(identities)}).fetchall()
+        return read_last_observations(conn, identities)
+
+
+def read_last_observations(
+    conn: duckdb.DuckDBPyConnection, identities: Sequence[str]
+) -> dict[str, LastObservation]:
+    """:func:`last_observations` on an open connection."""
+    if not identities:
+        return {}
+    rows = conn.execute(sql("last_observations"), {"identities": list(identities)}).fetchall()
     return {row[0]: LastObservation(row[1], row[2], row[3]) for row in rows}
 
 
@@ -442,6 +451,7 @@ def write_batch(
                 content_hash: str | None,
                 raw_hash: str | None,
                 extractor_version: str | None,
+                file_signature: str | None = None,
             ) -> None:
                 observations.append(
                     {
@@ -455,6 +465,7 @@ def write_batch(
                         "content_hash": content_hash,
                         "raw_hash": raw_hash,
                         "extractor_version": extractor_version,
+                        "file_signature": file_signature,
                     }
                 )
 
@@ -475,6 +486,7 @@ def write_batch(
                     current.content_hash,
                     document.raw_hash,
                     item.extractor_version,
+                    document.file_signature,
                 )
                 outcomes.append(
                     StoredOutcome(
@@ -625,6 +637,7 @@ def write_batch(
                     content.content_hash,
                     document.raw_hash,
                     item.extractor_version,
+                    document.file_signature,
                 )
                 latest[article_id] = _Latest(
                     article_id,

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,14 @@ import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
 from newsledger.tasks.feeds import FeedSpec, load_feed_list, parse_feed
-from newsledger.tasks.fetch import FetchedPage, FetchRequest, fetch_all
+from newsledger.tasks.fetch import (
+    FetchedPage,
+    FetchRequest,
+    RobotsCache,
+    RobotsRecord,
+    fetch_all,
+    origin_of,
+)
 from newsledger.tasks.models import (
     FailedInput,
     KnownUnchanged,
@@ -40,8 +47,8 @@ from newsledger.tasks.store import (
     begin_run,
     canonical_alias,
     finish_run,
-    last_observations,
     open_writer,
+    read_last_observations,
     sql,
 )
 from newsledger.tasks.urls import normalize_url
@@ -109,6 +116,7 @@ class PageBatch:
     targets: list[PageTarget]
     prepared: list[PreparedItem]
     fetches: list[FetchRecord] = field(default_factory=list)
+    robots: list[RobotsRecord] = field(default_factory=list)  # robots.txt fetched meanwhile
 
 
 @dataclass
@@ -212,14 +220,41 @@ def failing_targets(settings: Settings) -> list[PageTarget]:
 # --- fetch + prepare pages ----------------------------------------------------------------------
 
 
+def known_robots(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, urls: Iterable[str]
+) -> RobotsCache:
+    """The robots.txt rules stored for the origins of ``urls`` that are still fresh."""
+    origins = sorted({o for url in urls if (o := origin_of(url))})
+    if not origins or not settings.respect_robots or settings.robots_cache_hours <= 0:
+        return RobotsCache()
+    fresh_after = _now() - timedelta(hours=settings.robots_cache_hours)
+    rows = conn.execute(
+        sql("robots_known"), {"origins": origins, "fresh_after": fresh_after}
+    ).fetchall()
+    return RobotsCache(RobotsRecord(*row) for row in rows)
+
+
+def save_robots(conn: duckdb.DuckDBPyConnection, records: Iterable[RobotsRecord]) -> None:
+    rows = [
+        {"origin": r.origin, "status": r.status, "body": r.body, "fetched_at": r.fetched_at}
+        for r in records
+    ]
+    if rows:
+        conn.execute(sql("upsert_robots"), {"rows": json.dumps(rows, default=_json_default)})
+
+
 def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     """Fetch a batch concurrently (conditional where we have validators) and extract what
     changed. A 304 or an unchanged body costs no parsing or extraction."""
+    urls = [t.url for t in targets]
+    with open_writer(settings) as conn:  # one short read: last observations, robots.txt
+        known = read_last_observations(conn, urls)
+        robots = known_robots(conn, settings, urls)
     results = fetch_all(
         settings,
         [FetchRequest(t.url, t.etag, t.last_modified, "html") for t in targets],
+        robots,
     )
-    known = last_observations(settings, [t.url for t in targets])
     prepared: list[PreparedItem] = []
     fetches: list[FetchRecord] = []
     to_extract: list[tuple[int, SourceDocument]] = []
@@ -276,7 +311,7 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     extracted = prepare_documents([d for _, d in to_extract], known, settings.extraction_mode)
     for (position, _document), item in zip(to_extract, extracted, strict=True):
         prepared[position] = item
-    return PageBatch(list(targets), prepared, fetches)
+    return PageBatch(list(targets), prepared, fetches, list(robots.fetched.values()))
 
 
 def load_archived(settings: Settings, document: SourceDocument) -> SourceDocument:
@@ -430,6 +465,7 @@ def store_pages(settings: Settings, run_id: str, batch: PageBatch) -> list[Store
 
     def record_crawl(conn: duckdb.DuckDBPyConnection, outcomes: list[StoredOutcome]) -> None:
         _insert_fetches(conn, run_id, batch.fetches)
+        save_robots(conn, batch.robots)
         _update_tracked(conn, settings, batch, outcomes)
 
     return store_batch(
@@ -469,6 +505,7 @@ def poll_feeds(
             row[0]: row
             for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
         }
+        robots = known_robots(conn, settings, [s.url for s in specs])
     specs = feeds_due(
         specs, {url: row[6] for url, row in state.items()}, now, everything=everything
     )
@@ -481,7 +518,7 @@ def poll_feeds(
         )
         for s in specs
     ]
-    results = fetch_all(settings, requests)
+    results = fetch_all(settings, requests, robots)
     poll = FeedPoll([], [])
     feed_rows: list[dict[str, Any]] = []
     fetches: list[FetchRecord] = []
@@ -559,23 +596,24 @@ def poll_feeds(
     # Entries are recorded as tracked URLs (due now, never fetched) in the same transaction as
     # the feed validators: a poll that stops early, or meets its page cap, loses none of them
     # even though the feed answers 304 next time; the next poll (or refresh) fetches them.
-    with open_writer(settings) as conn:
+    def record_feeds(conn: duckdb.DuckDBPyConnection, _outcomes: list[StoredOutcome]) -> None:
         tracked = (
             conn.execute(sql("tracked_state"), {"urls": list(candidates)}).fetchall()
             if candidates
             else []
         )
         pending = conn.execute(sql("pending_urls"), {"feeds": [s.url for s in specs]}).fetchall()
-    fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
-    discovered = [t for url, t in candidates.items() if url not in fetched]
-    targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
-    targets.update((t.url, t) for t in discovered if t.url not in targets)
-    poll.new_targets = list(targets.values())[: settings.max_pages_per_poll]
-    known = {row[0] for row in tracked}
-    new_rows = [{"url": t.url, "feed_url": t.feed_url} for t in discovered if t.url not in known]
-
-    def record_feeds(conn: duckdb.DuckDBPyConnection, _outcomes: list[StoredOutcome]) -> None:
+        fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
+        discovered = [t for url, t in candidates.items() if url not in fetched]
+        targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
+        targets.update((t.url, t) for t in discovered if t.url not in targets)
+        poll.new_targets = list(targets.values())[: settings.max_pages_per_poll]
+        known = {row[0] for row in tracked}
+        new_rows = [
+            {"url": t.url, "feed_url": t.feed_url} for t in discovered if t.url not in known
+        ]
         _insert_fetches(conn, run_id, fetches)
+        save_robots(conn, robots.fetched.values())
         conn.execute(sql("upsert_feeds"), {"rows": json.dumps(feed_rows, default=_json_default)})
         if new_rows:
             conn.execute(sql("insert_discovered"), {"rows": json.dumps(new_rows), "now": now})

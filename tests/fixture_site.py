@@ -89,6 +89,7 @@ class RecordedRequest:
     headers: dict[str, str]
     started: float
     finished: float | None = None
+    client_port: int = 0  # the client's end of the TCP connection (one per connection)
 
 
 @dataclass
@@ -476,6 +477,7 @@ class FixtureSite:
             target=handler.path,
             headers={name.lower(): value for name, value in handler.headers.items()},
             started=time.monotonic(),
+            client_port=handler.client_address[1],
         )
         with self._lock:
             self._log.append(record)

@@ -39,9 +39,12 @@ from newsledger.tasks.fetch import (
     FetchRequest,
     GuardedTransport,
     HostGate,
+    RobotsCache,
+    RobotsRecord,
     backoff_delay,
     decode_body,
     fetch_all,
+    origin_of,
     parse_retry_after,
 )
 from newsledger.tasks.settings import Settings
@@ -487,6 +490,57 @@ def test_unreadable_robots_allows_all(status: int, noted: bool) -> None:
         assert page.body == OK_HTML
         assert bool(unavailable) is noted
         assert bare.count("/robots.txt") == 1  # robots.txt is not retried
+
+
+def test_robots_cache_is_used_and_filled(site: FixtureSite) -> None:
+    """Rules given in a RobotsCache are used without asking the origin; rules fetched are
+    handed back in ``fetched`` (4xx as allow-all); an unavailable robots.txt is not."""
+    site.set_page("/news/1.html", OK_HTML)
+    cache = RobotsCache()
+    results = fetch_all(make_settings(), [FetchRequest(site.url("/news/1.html"))], cache)
+    assert isinstance(results[0], FetchedPage) and site.count("/robots.txt") == 1
+    (record,) = cache.fetched.values()
+    assert record.origin == origin_of(site.url("/")) == site.base_url
+    assert record.status == 200 and "Disallow: /private/" in (record.body or "")
+
+    # Known rules: no robots.txt request, and they are obeyed (this one disallows /news/).
+    known = RobotsRecord(record.origin, 200, "User-agent: *\nDisallow: /news/\n", record.fetched_at)
+    again = RobotsCache([known])
+    results = fetch_all(make_settings(), [FetchRequest(site.url("/news/1.html"))], again)
+    assert isinstance(results[0], RobotsDisallowedError)
+    assert site.count("/robots.txt") == 1 and again.fetched == {}
+
+    with FixtureSite() as bare:
+        bare.set_page("/page.html", OK_HTML)
+        for status, cached in ((404, True), (503, False)):
+            bare.route("/robots.txt", lambda request, status=status: Reply(status=status))
+            cache = RobotsCache()
+            fetch_all(make_settings(max_retries=0), [FetchRequest(bare.url("/page.html"))], cache)
+            if cached:
+                (record,) = cache.fetched.values()
+                assert (record.status, record.body) == (404, None)  # allow all
+            else:
+                assert cache.fetched == {}  # asked again next time
+
+
+def test_conditional_requests_reuse_one_connection(site: FixtureSite) -> None:
+    """A 304 (or a redirect) carries no body we use; it is read anyway, so the connection
+    goes back to the pool instead of being closed and dialled again."""
+    site.set_page("/news/1.html", OK_HTML)
+    site.add_redirect("/old.html", "/news/1.html")
+    etag = site.page_etag("/news/1.html")
+    settings = make_settings(per_host_concurrency=1)
+
+    async def go(fetcher: Fetcher) -> list[FetchedPage]:
+        pages = [await fetcher.fetch(site.url("/news/1.html"), etag=etag) for _ in range(5)]
+        pages.append(await fetcher.fetch(site.url("/old.html")))
+        return pages
+
+    pages = with_fetcher(settings, go)
+    assert [p.status for p in pages] == [304] * 5 + [200]
+    requests = site.requests()
+    assert len(requests) == 8  # robots.txt, five 304s, the redirect and its target
+    assert len({r.client_port for r in requests}) == 1
 
 
 # --------------------------------------------------------------------------- politeness

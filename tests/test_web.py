@@ -332,6 +332,38 @@ def test_second_poll_is_conditional_and_a_changed_page_becomes_revision_2(
     )
 
 
+def test_robots_txt_is_kept_in_the_ledger_for_a_day(site: FixtureSite, tmp_path: Path) -> None:
+    """Runs after the first reuse the stored robots.txt (one request per origin per day, not
+    per run and batch) until it is older than robots_cache_hours; then it is asked again."""
+    pages = serve_articles(site, 2)
+    serve_rss(site, "/rss.xml", pages)
+    settings = web_settings(tmp_path)
+    feeds = feed_list(tmp_path, {"rss": site.url("/rss.xml")})
+    run_poll(feeds, settings)
+    assert site.count("/robots.txt") == 1
+    origin, status, body = rows(settings, "SELECT origin, status, body FROM robots_txt")[0]
+    assert (origin, status) == (site.base_url, 200) and "Disallow: /private/" in body
+
+    run_poll(feeds, settings, everything=True)
+    run_refresh(settings, everything=True)
+    assert site.count("/robots.txt") == 1  # feeds, then pages: no new robots.txt request
+
+    # Rules changed at the origin are seen once the stored copy is older than the limit.
+    site.set_robots("User-agent: *\nDisallow: /news/\n")
+    with duckdb.connect(str(settings.db)) as conn:
+        conn.execute("UPDATE robots_txt SET fetched_at = fetched_at - INTERVAL 25 HOURS")
+    summary = run_refresh(settings, everything=True)
+    assert site.count("/robots.txt") == 2
+    assert summary.failed == 2 and {f.error for f in summary.failures} == {"robots"}
+    assert "Disallow: /news/" in scalar(settings, "SELECT body FROM robots_txt")
+
+    # robots_cache_hours = 0: every run asks.
+    uncached = settings.model_copy(update={"robots_cache_hours": 0})
+    run_poll(feeds, uncached, everything=True)
+    run_poll(feeds, uncached, everything=True)
+    assert site.count("/robots.txt") == 4
+
+
 def test_feed_that_changed_brings_only_its_new_entries(site: FixtureSite, tmp_path: Path) -> None:
     pages = serve_articles(site, 4)
     serve_rss(site, "/rss.xml", pages[:2])

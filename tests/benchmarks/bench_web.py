@@ -266,6 +266,7 @@ def main() -> None:
     parser.add_argument("--per-host", type=int, default=2, help="per_host_concurrency")
     parser.add_argument("--global-concurrency", type=int, default=32)
     parser.add_argument("--keep", type=Path, help="keep the ledger at this path")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the second poll")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -385,9 +386,18 @@ def main() -> None:
         for timer in (fetch_timer, extract_timer, store_timer):
             timer.seconds, timer.cpu, timer.calls = 0.0, 0.0, 0
         server_call(ports[0], "/__reset")
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         wall0, cpu0 = time.perf_counter(), time.process_time()
         summary2, poll2 = web.run_poll(feeds_file, settings, everything=True)
         second_wall, second_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         second = server_call(ports[0], "/__stats")
         print("\nsecond poll (every feed conditional)")
         print(
