@@ -512,6 +512,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: lists and structs as JSON (``["Tal Shalev","Dana Karni"]``, not a Python
+    repr), times in ISO 8601, NULL as an empty cell."""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=_jsonable, ensure_ascii=False)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
 @app.command("sql")
 def sql_command(
     ctx: typer.Context,
@@ -547,7 +557,7 @@ def sql_command(
     if output_format is OutputFormat.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(names)
-        writer.writerows(rows)
+        writer.writerows([_csv_cell(value) for value in row] for row in rows)
     elif output_format is OutputFormat.json:
         records = [dict(zip(names, row, strict=True)) for row in rows]
         sys.stdout.write(

@@ -38,6 +38,7 @@ from newsledger.tasks.models import (
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import (
     BeforeCommit,
+    batch_key,
     begin_run,
     finish_run,
     last_observations_by_input,
@@ -168,6 +169,10 @@ def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[P
     return [prepared[index] for index in range(len(batch))]
 
 
+def _key(run_id: str, items: Sequence[PreparedItem]) -> str | None:
+    return batch_key(run_id, items) if items else None  # an empty batch stores no input
+
+
 def store_batch(
     settings: Settings,
     run_id: str,
@@ -179,7 +184,10 @@ def store_batch(
     """Write a prepared batch. Sources skipped as unchanged whose article was revised by another
     process meanwhile come back stale: they are extracted and written again (``reload`` gives
     back the bytes of a document that travelled without them, e.g. after a 304)."""
-    outcomes, stale = write_batch(settings, run_id, prepared, before_commit=before_commit)
+    # Keyed, so that a retry of this call after the write committed stores nothing twice.
+    outcomes, stale = write_batch(
+        settings, run_id, prepared, before_commit=before_commit, key=_key(run_id, prepared)
+    )
     for _round in range(MAX_STALE_ROUNDS):
         if not stale:
             break
@@ -202,7 +210,7 @@ def store_batch(
                     )
                 )
         redo.extend(prepare_documents(reread, known={}, mode=settings.extraction_mode))
-        more, stale = write_batch(settings, run_id, redo)
+        more, stale = write_batch(settings, run_id, redo, key=_key(run_id, redo))
         outcomes.extend(more)
     if stale:
         outcomes.extend(

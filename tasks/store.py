@@ -10,6 +10,7 @@ SQL migrations in ``tasks/sql/migrations``; every other statement is a ``.sql`` 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -236,6 +237,7 @@ def begin_run(
         conn.execute("BEGIN TRANSACTION")
         if dead:
             conn.execute(sql("mark_crashed_runs"), {"ids": dead})
+            conn.execute(sql("forget_batches"), {"ids": dead})
         conn.execute(
             sql("begin_run"),
             {
@@ -264,6 +266,8 @@ def finish_run(
     status: str = "completed",
 ) -> None:
     with open_writer(settings) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        conn.execute(sql("forget_batches"), {"ids": [run_id]})
         conn.execute(
             sql("finish_run"),
             {
@@ -277,6 +281,7 @@ def finish_run(
                 "skipped": skipped,
             },
         )
+        conn.execute("COMMIT")
 
 
 # --- the batch write ----------------------------------------------------------------------------
@@ -397,12 +402,57 @@ def same_site(first: str, second: str) -> bool:
         return False
 
 
+def batch_key(run_id: str, items: Sequence[PreparedItem]) -> str:
+    """Idempotency key of a batch write: SHA-256 of the run and of what each item would store
+    (input, identity, raw and content hashes, extractor; a failure's stage and reason)."""
+    parts: list[list[str | None]] = []
+    for item in items:
+        if isinstance(item, FailedInput):
+            parts.append(
+                ["failed", item.input, item.identity, item.stage, item.error, item.message]
+            )
+            continue
+        content_hash = (
+            item.expected_content_hash
+            if isinstance(item, KnownUnchanged)
+            else item.content.content_hash
+        )
+        document = item.document
+        parts.append(
+            [
+                type(item).__name__,
+                document.source,
+                document.identity,
+                document.raw_hash,
+                content_hash,
+                item.extractor_version,
+            ]
+        )
+    canonical = json.dumps([run_id, parts], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _written_before(
+    conn: duckdb.DuckDBPyConnection, run_id: str, key: str, items: Sequence[PreparedItem]
+) -> tuple[list[StoredOutcome], list[KnownUnchanged]] | None:
+    """What a write of this batch returned when it committed before (None: it did not). The
+    stale items of that write (handed back, not stored) are those with no outcome."""
+    row = conn.execute(sql("batch_written"), {"run_id": run_id, "batch_key": key}).fetchone()
+    if row is None:
+        return None
+    outcomes = [StoredOutcome(**fields) for fields in json.loads(row[0])]
+    stored = {outcome.input for outcome in outcomes}
+    stale = [i for i in items if isinstance(i, KnownUnchanged) and i.document.source not in stored]
+    return outcomes, stale
+
+
 def write_batch(
     settings: Settings,
     run_id: str,
     items: Sequence[PreparedItem],
     *,
     before_commit: BeforeCommit | None = None,
+    key: str | None = None,
 ) -> tuple[list[StoredOutcome], list[KnownUnchanged]]:
     """Store one batch in ONE transaction and return what happened to each input.
 
@@ -414,7 +464,12 @@ def write_batch(
 
     Web pages (kind ``url``) whose canonical URL (``<link rel=canonical>``, ``og:url``) is an
     identity of a known article join that article: variants of one URL are one story.
-    ``before_commit`` runs inside the same transaction (crawl state, raw archive)."""
+    ``before_commit`` runs inside the same transaction (crawl state, raw archive).
+
+    With a ``key`` (:func:`batch_key`) the write is idempotent within its run: it records the
+    key and its outcomes in the same transaction, and a second write with that key (a retry
+    after a failure that came once the first had committed) stores nothing and returns the
+    outcomes of the first."""
     now = _now()
     identities = sorted(
         {item.document.identity for item in items if not isinstance(item, FailedInput)}
@@ -432,6 +487,11 @@ def write_batch(
     with open_writer(settings) as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
+            if key is not None:
+                done = _written_before(conn, run_id, key, items)
+                if done is not None:
+                    conn.execute("ROLLBACK")
+                    return done
             latest: dict[str, _Latest] = {}
             article_of: dict[str, str] = {}
             if identities:
@@ -669,6 +729,16 @@ def write_batch(
             _insert(conn, "insert_failures", failures)
             if before_commit is not None:
                 before_commit(conn, outcomes)
+            if key is not None:
+                conn.execute(
+                    sql("record_batch"),
+                    {
+                        "run_id": run_id,
+                        "batch_key": key,
+                        "written_at": now,
+                        "outcomes": json.dumps([asdict(o) for o in outcomes]),
+                    },
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

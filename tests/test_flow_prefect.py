@@ -130,3 +130,43 @@ def test_flow_ingests_the_seed_then_finds_it_unchanged_and_records_bad_inputs(
     for step in ("discover-files", "begin-run", "prepare-batch", "store-batch", "finish-run"):
         assert step in names, names
     assert all(run.state is not None and run.state.is_completed() for run in task_runs)
+
+
+def test_a_store_task_retried_after_its_write_committed_stores_nothing_twice(
+    prefect_harness: Path, seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store-batch task fails once *after* its transaction committed (here: sending the
+    events; in the field: releasing the Prefect write slot). Prefect retries it; the retry finds
+    the batch key and returns the outcomes of the committed write: one observation, reported
+    as new, and the events say so."""
+    from newsledger.tasks import prefect_tasks
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    original = prefect_tasks._stored
+    calls: list[list[str]] = []
+
+    def fails_once(settings: Any, run_id: str, outcomes: list[Any]) -> list[Any]:
+        calls.append([o.outcome for o in outcomes])
+        if len(calls) == 1:
+            raise RuntimeError("the API went away after the write committed")
+        return original(settings, run_id, outcomes)
+
+    monkeypatch.setattr(prefect_tasks, "_stored", fails_once)
+    db = tmp_path / "ledger.duckdb"
+    state, summary = run_flow([str(seeds / "articles")], db)
+
+    assert state.is_completed()
+    assert calls == [["new"], ["new"]]  # the retry got the committed write's outcomes back
+    assert (summary["new"], summary["unchanged"], summary["failed"]) == (1, 0, 0)
+    assert query(db, "SELECT outcome, count(*) FROM observations GROUP BY ALL") == [("new", 1)]
+    assert query(db, "SELECT count(*) FROM revisions") == [(1,)]
+    assert query(db, "SELECT count(*) FROM batch_writes") == [(0,)]  # the finished run forgot
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    (store,) = [r for r in task_runs if r.name.startswith("store-batch")]
+    assert store.run_count == 2 and store.state is not None and store.state.is_completed()

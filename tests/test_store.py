@@ -43,6 +43,7 @@ from newsledger.tasks.store import (
     begin_run,
     connect_with_retry,
     ensure_ledger,
+    finish_run,
     last_observations,
     migrate,
     migrations,
@@ -567,6 +568,38 @@ def test_a_stat_skipped_file_revised_meanwhile_is_read_again(
     story.unlink()
     outcomes = store_batch(settings, run_id, prepared)
     assert [(o.outcome, o.stage) for o in outcomes] == [("failed", "load")]
+
+
+def test_a_batch_written_twice_in_one_run_is_stored_once(settings: Settings, story: Path) -> None:
+    """What a retry does after a write that committed: the same run stores the same batch
+    again. The batch key makes the second write return the first one's outcomes."""
+    story.parent.mkdir(parents=True)
+    story.write_text(A)
+    (story.parent / "empty.txt").write_text("")
+    run_id = new_run_id()
+    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
+    prepared = prepare_file_batch(settings, discover([str(story.parent)], settings).inputs)
+
+    first = store_batch(settings, run_id, prepared)
+    again = store_batch(settings, run_id, prepared)
+    assert [o.outcome for o in first] == ["failed", "new"]
+    assert again == first
+    assert query(
+        settings, "SELECT outcome, count(*) FROM observations GROUP BY ALL ORDER BY 1"
+    ) == [
+        ("failed", 1),
+        ("new", 1),
+    ]
+    assert query(settings, "SELECT count(*) FROM failures") == [(1,)]
+    assert query(settings, "SELECT count(*) FROM batch_writes WHERE run_id = ?", [run_id]) == [(1,)]
+
+    # Another run storing the same batch is a new observation, as it should be.
+    other = new_run_id()
+    begin_run(settings, other, "ingest_files", orchestrator="local", arguments={})
+    assert [o.outcome for o in store_batch(settings, other, prepared)] == ["failed", "unchanged"]
+
+    finish_run(settings, run_id, new=1, revised=0, unchanged=0, failed=1, skipped=0)
+    assert query(settings, "SELECT count(DISTINCT run_id) FROM batch_writes") == [(1,)]
 
 
 def test_failed_inputs_in_a_batch_do_not_block_the_others(settings: Settings) -> None:

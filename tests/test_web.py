@@ -28,9 +28,11 @@ from hypothesis import strategies as st
 from newsledger.tasks import clean, pipeline
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import begin_run
 from newsledger.tasks.web import (
     PLAIN_WEB_STEPS,
     PageTarget,
+    fetch_pages,
     interleave_hosts,
     retry_delay,
     revisit_interval,
@@ -39,6 +41,7 @@ from newsledger.tasks.web import (
     run_reprocess,
     run_retry,
     run_url_ingest,
+    store_pages,
 )
 
 MiB = 1024 * 1024
@@ -362,6 +365,23 @@ def test_robots_txt_is_kept_in_the_ledger_for_a_day(site: FixtureSite, tmp_path:
     run_poll(feeds, uncached, everything=True)
     run_poll(feeds, uncached, everything=True)
     assert site.count("/robots.txt") == 4
+
+
+def test_a_page_batch_stored_twice_in_one_run_is_stored_once(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    """A retried store-pages task: revisions, observations, the fetch log and the crawl state
+    are written by the first attempt only, and the retry reports what it did."""
+    pages = serve_articles(site, 3)
+    settings = web_settings(tmp_path)
+    run_id = "retried-run"
+    begin_run(settings, run_id, "ingest_urls", orchestrator="local", arguments={})
+    batch = fetch_pages(settings, [PageTarget(site.url(p)) for p in pages])
+    first = store_pages(settings, run_id, batch)
+    again = store_pages(settings, run_id, batch)
+    assert [o.outcome for o in first] == ["new"] * 3 and again == first
+    for table in ("revisions", "observations", "fetches", "tracked_urls", "raw_pages"):
+        assert scalar(settings, f"SELECT count(*) FROM {table}") == 3, table
 
 
 def test_feed_that_changed_brings_only_its_new_entries(site: FixtureSite, tmp_path: Path) -> None:
