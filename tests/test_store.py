@@ -428,6 +428,16 @@ def test_unchanged_files_skip_extraction(settings: Settings, tmp_path: Path) -> 
     assert (third.unchanged, third.revised) == (2, 0)  # the content is the same after all
 
 
+def assert_stored_again_as_revision_3(settings: Settings, prepared: list[Any]) -> None:
+    """Storing a skipped A after another writer stored B makes A revision 3 (A → B → A)."""
+    run_id = new_run_id()
+    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
+    outcomes = store_batch(settings, run_id, prepared)
+    assert [(o.outcome, o.revision) for o in outcomes] == [("revised", 3)]
+    texts = [r[0] for r in query(settings, "SELECT text FROM revisions ORDER BY revision")]
+    assert texts[0] == texts[2] != texts[1]
+
+
 def test_a_skipped_source_revised_meanwhile_is_extracted_again(
     settings: Settings, story: Path
 ) -> None:
@@ -438,12 +448,7 @@ def test_a_skipped_source_revised_meanwhile_is_extracted_again(
 
     ingest_version(settings, story, B)  # another writer stores B meanwhile
 
-    run_id = new_run_id()
-    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
-    outcomes = store_batch(settings, run_id, prepared)
-    assert [(o.outcome, o.revision) for o in outcomes] == [("revised", 3)]
-    texts = [r[0] for r in query(settings, "SELECT text FROM revisions ORDER BY revision")]
-    assert texts[0] == texts[2] != texts[1]
+    assert_stored_again_as_revision_3(settings, prepared)
 
 
 # --------------------------------------------------------------------------- stat signatures
@@ -556,16 +561,13 @@ def test_a_stat_skipped_file_revised_meanwhile_is_read_again(
     ingest_version(settings, other, B)
     assert query(settings, "SELECT count(*) FROM revisions") == [(2,)]
 
-    run_id = new_run_id()
-    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
-    outcomes = store_batch(settings, run_id, prepared)
-    assert [(o.outcome, o.revision) for o in outcomes] == [("revised", 3)]
-    texts = [r[0] for r in query(settings, "SELECT text FROM revisions ORDER BY revision")]
-    assert texts[0] == texts[2] != texts[1]
+    assert_stored_again_as_revision_3(settings, prepared)
 
     # A file that vanished meanwhile ends as a recorded failure, not an exception.
     ingest_version(settings, other, C)
     story.unlink()
+    run_id = new_run_id()
+    begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
     outcomes = store_batch(settings, run_id, prepared)
     assert [(o.outcome, o.stage) for o in outcomes] == [("failed", "load")]
 
