@@ -84,12 +84,20 @@ def _is_hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path) -> Iterator[tuple[Path, Path | None]]:
+    """Files under ``folder`` (sorted, hidden ones skipped, symlinked folders not followed),
+    each with its resolved path when it is known without asking the file system: os.walk does
+    not descend into symlinks, so only a file that is itself a symlink needs resolving."""
+    real_folder = folder.resolve()
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        real_current = real_folder / os.path.relpath(current, folder)
+        with os.scandir(current) as entries:
+            links = {entry.name for entry in entries if entry.is_symlink()}
         for name in sorted(files):
             if not name.startswith("."):
-                yield Path(current) / name
+                resolved = None if name in links else real_current / name
+                yield Path(current) / name, resolved
 
 
 def _glob_root(pattern: str) -> Path:
@@ -113,8 +121,8 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     seen: set[Path] = set()
     identities: dict[str, Path] = {}
 
-    def add(path: Path, root: Path, explicit: bool) -> None:
-        resolved = path.resolve()
+    def add(path: Path, root: Path, explicit: bool, resolved: Path | None = None) -> None:
+        resolved = resolved or path.resolve()
         if resolved in seen:
             return
         seen.add(resolved)
@@ -137,11 +145,11 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     for argument in arguments:
         path = Path(argument).expanduser()
         if path.is_dir():
-            for found in _walk(path):
+            for found, resolved in _walk(path):
                 if document_kind(found) is None:
                     discovery.skipped.append(found)
                 else:
-                    add(found, path, explicit=False)
+                    add(found, path, explicit=False, resolved=resolved)
         elif path.is_file():
             add(path, path.parent, explicit=True)
         elif GLOB_CHARACTERS.search(argument):

@@ -293,13 +293,21 @@ def last_observations_by_input(
     """The last successful observation of each input (path or URL as given), in one read."""
     if not inputs:
         return {}
-    found: dict[str, LastObservation] = {}
     with open_writer(settings) as conn:
-        for start in range(0, len(inputs), 50_000):
-            rows = conn.execute(
-                sql("last_observations_by_input"), {"inputs": list(inputs[start : start + 50_000])}
-            ).fetchall()
-            found.update((row[0], LastObservation(*row[1:])) for row in rows)
+        return read_last_observations_by_input(conn, inputs)
+
+
+def read_last_observations_by_input(
+    conn: duckdb.DuckDBPyConnection, inputs: Sequence[str]
+) -> dict[str, LastObservation]:
+    """:func:`last_observations_by_input` on an open connection (one row per input read from
+    ``input_state``, however long the input's history)."""
+    found: dict[str, LastObservation] = {}
+    for start in range(0, len(inputs), 50_000):
+        rows = conn.execute(
+            sql("last_observations_by_input"), {"inputs": list(inputs[start : start + 50_000])}
+        ).fetchall()
+        found.update((row[0], LastObservation(*row[1:])) for row in rows)
     return found
 
 
@@ -726,6 +734,11 @@ def write_batch(
             _insert(conn, "insert_identities", aliases)
             _insert(conn, "insert_revisions", revisions)
             _insert(conn, "insert_observations", observations)
+            if observations:  # one INSERT took consecutive ids; the file lock keeps it ours
+                (last_id,) = conn.execute("SELECT currval('observation_id_seq')").fetchone() or (0,)
+                conn.execute(
+                    sql("update_input_state"), {"first_id": last_id - len(observations) + 1}
+                )
             _insert(conn, "insert_failures", failures)
             if before_commit is not None:
                 before_commit(conn, outcomes)

@@ -48,7 +48,7 @@ from newsledger.tasks.store import (
     canonical_alias,
     finish_run,
     open_writer,
-    read_last_observations,
+    read_last_observations_by_input,
     sql,
 )
 from newsledger.tasks.urls import normalize_url
@@ -248,7 +248,7 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     changed. A 304 or an unchanged body costs no parsing or extraction."""
     urls = [t.url for t in targets]
     with open_writer(settings) as conn:  # one short read: last observations, robots.txt
-        known = read_last_observations(conn, urls)
+        known = read_last_observations_by_input(conn, urls)  # a page's input is its URL
         robots = known_robots(conn, settings, urls)
     results = fetch_all(
         settings,

@@ -604,6 +604,36 @@ def test_a_batch_written_twice_in_one_run_is_stored_once(settings: Settings, sto
     assert query(settings, "SELECT count(DISTINCT run_id) FROM batch_writes") == [(1,)]
 
 
+def test_input_state_is_the_last_successful_observation_of_each_input(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The latest-row table that re-ingests read equals what the observations say, after new,
+    revised, unchanged and failed observations (a failure does not replace the last success)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(A)
+    (folder / "b.txt").write_text(B)
+    ingest_paths([str(folder)], settings)
+    (folder / "a.txt").write_text(C)
+    ingest_paths([str(folder)], settings)
+    (folder / "b.txt").write_bytes(b"\x00binary now")
+    (folder / "c.txt").write_text(A)
+    ingest_paths([str(folder)], settings)
+
+    expected = query(
+        settings,
+        "SELECT input, arg_max(observation_id, observation_id), arg_max(raw_hash, observation_id) "
+        "FROM observations WHERE outcome <> 'failed' GROUP BY input ORDER BY input",
+    )
+    state = query(
+        settings, "SELECT input, observation_id, raw_hash FROM input_state ORDER BY input"
+    )
+    assert state == expected
+    assert [Path(row[0]).name for row in state] == ["a.txt", "b.txt", "c.txt"]
+    failed = query(settings, "SELECT count(*) FROM observations WHERE outcome = 'failed'")
+    assert failed == [(1,)]  # b.txt failed last, and input_state still has its last success
+
+
 def test_failed_inputs_in_a_batch_do_not_block_the_others(settings: Settings) -> None:
     run_id = new_run_id()
     failures = [

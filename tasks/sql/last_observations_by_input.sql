@@ -2,6 +2,5 @@
 -- of its last successful observation, with its identity and file signature, so unchanged
 -- files can skip extraction (and reading, when their stat signature is the same).
 SELECT input, raw_hash, extractor_version, content_hash, identity, file_signature
-FROM observations
-WHERE input IN (SELECT unnest($inputs)) AND outcome <> 'failed'
-QUALIFY row_number() OVER (PARTITION BY input ORDER BY observation_id DESC) = 1;
+FROM input_state
+WHERE input IN (SELECT unnest($inputs));
