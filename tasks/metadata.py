@@ -142,15 +142,30 @@ def split_sentences(paragraph: str) -> list[str]:
     return sentences
 
 
-# UPDATE_NOTE without its ``^``: a paragraph where it matches nowhere holds no note, so most
-# paragraphs are never split into sentences.
-_UPDATE_NOTE_ANYWHERE = re.compile(UPDATE_NOTE.pattern.removeprefix("^"), UPDATE_NOTE.flags)
+# Every branch of UPDATE_NOTE contains one of these words (case-folded, as re.I compares): a
+# paragraph without any holds no note and is not split into sentences. A substring test costs
+# ~2 µs a paragraph where searching for the pattern itself costs ~40 µs.
+_UPDATE_NOTE_WORDS = (
+    "updat",
+    "correct",
+    "amended",
+    "revised",
+    "changed",
+    "version of this",
+    "editor",
+    "clarification",
+)
+
+
+def _may_hold_update_note(paragraph: str) -> bool:
+    folded = paragraph.casefold()
+    return any(word in folded for word in _UPDATE_NOTE_WORDS)
 
 
 def find_update_notes(paragraphs: list[str]) -> list[str]:
     notes: list[str] = []
     for paragraph in paragraphs:
-        if not _UPDATE_NOTE_ANYWHERE.search(paragraph):
+        if not _may_hold_update_note(paragraph):
             continue
         for sentence in split_sentences(paragraph):
             if UPDATE_NOTE.match(sentence) and sentence not in notes:

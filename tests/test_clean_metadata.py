@@ -242,6 +242,16 @@ def test_ordinary_sentences_are_not_update_notes() -> None:
 
 NOTE_PIECES = [
     "Correction:",
+    "CORRECTIONS :",
+    "Editor\u2019s Note:",
+    "This post is revised",
+    "The page had been amended",
+    "The headline was changed",
+    "The previous version of this post",
+    "Clarification:",
+    "UPDATED on Monday:",
+    "Update 3:",
+    "Upd:",
     "Updated at 5 pm:",
     "This story has been updated",
     "The article was",
