@@ -634,6 +634,19 @@ def test_input_state_is_the_last_successful_observation_of_each_input(
     assert failed == [(1,)]  # b.txt failed last, and input_state still has its last success
 
 
+def test_begin_and_finish_can_be_retried(settings: Settings) -> None:
+    """Both are Prefect tasks with retries: a second attempt after a committed first one must
+    neither fail on the existing run row nor change it."""
+    run_id = new_run_id()
+    for _attempt in range(2):
+        begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={"x": 1})
+    for _attempt in range(2):
+        finish_run(settings, run_id, new=1, revised=0, unchanged=2, failed=0, skipped=0)
+    assert query(
+        settings, "SELECT status, new_count, unchanged_count, arguments FROM ingest_runs"
+    ) == [("completed", 1, 2, '{"x":1}')]
+
+
 def test_failed_inputs_in_a_batch_do_not_block_the_others(settings: Settings) -> None:
     run_id = new_run_id()
     failures = [
