@@ -644,7 +644,7 @@ def test_begin_and_finish_can_be_retried(settings: Settings) -> None:
         finish_run(settings, run_id, new=1, revised=0, unchanged=2, failed=0, skipped=0)
     assert query(
         settings, "SELECT status, new_count, unchanged_count, arguments FROM ingest_runs"
-    ) == [("completed", 1, 2, '{"x":1}')]
+    ) == [("completed", 1, 2, '{"x": 1}')]
 
 
 def test_failed_inputs_in_a_batch_do_not_block_the_others(settings: Settings) -> None:
