@@ -231,23 +231,35 @@ def store_batch(
 class IngestSteps:
     """The steps of a file ingest; plain functions or Prefect tasks with the same signatures."""
 
-    discover: Callable[[Sequence[str], Settings], Discovery]
-    begin: Callable[..., None]
+    discover: Callable[[Sequence[str], Settings], Discovery]  # the file system only
+    begin: Callable[..., dict[str, LastObservation]]
     prepare: Callable[[Settings, Sequence[FileInput]], list[PreparedItem]]
     store: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
     finish: Callable[..., None]
 
 
+def discover_inputs(arguments: Sequence[str], settings: Settings) -> Discovery:
+    """Expand files, folders and globs (the file system only; see :func:`discover`)."""
+    return discover_files(arguments, settings.files_root)
+
+
+def with_last_observations(
+    discovery: Discovery, known: dict[str, LastObservation]
+) -> list[FileInput]:
+    """The discovered files, each with how it looked when last ingested."""
+    return [replace(i, last=known.get(str(i.path))) for i in discovery.inputs]
+
+
 def discover(arguments: Sequence[str], settings: Settings) -> Discovery:
-    """Expand the arguments and attach to every file how it looked when last ingested (one
-    read of the ledger for the whole run, instead of one per batch)."""
-    discovery = discover_files(arguments, settings.files_root)
+    """Expand the arguments and attach to every file how it looked when last ingested (for
+    scripts and tests; a run reads the last observations in its begin step instead)."""
+    discovery = discover_inputs(arguments, settings)
     known = last_observations_by_input(settings, [str(i.path) for i in discovery.inputs])
-    discovery.inputs = [replace(i, last=known.get(str(i.path))) for i in discovery.inputs]
+    discovery.inputs = with_last_observations(discovery, known)
     return discovery
 
 
-PLAIN_STEPS = IngestSteps(discover, begin_run, prepare_file_batch, store_batch, finish_run)
+PLAIN_STEPS = IngestSteps(discover_inputs, begin_run, prepare_file_batch, store_batch, finish_run)
 
 
 def run_recorded(
@@ -255,7 +267,7 @@ def run_recorded(
     settings: Settings,
     body: Callable[[RunSummary], None],
     *,
-    begin: Callable[..., None],
+    begin: Callable[..., object],
     finish: Callable[..., None],
     arguments: dict[str, Any],
     run_id: str | None = None,
@@ -311,6 +323,12 @@ def run_file_ingest(
     """Ingest files, folders and globs: every input ends stored, unchanged or failed."""
     discovery = steps.discover(list(arguments), settings)
 
+    def begin(settings: Settings, run_id: str, flow: str, **options: Any) -> None:
+        # One open of the ledger records the run and reads how each file looked last time.
+        paths = [str(i.path) for i in discovery.inputs]
+        known = steps.begin(settings, run_id, flow, lookup_inputs=paths, **options)
+        discovery.inputs = with_last_observations(discovery, known or {})
+
     def body(summary: RunSummary) -> None:
         if discovery.failures:
             summary.add(steps.store(settings, summary.run_id, discovery.failures))
@@ -325,7 +343,7 @@ def run_file_ingest(
         "ingest_files",
         settings,
         body,
-        begin=steps.begin,
+        begin=begin,
         finish=steps.finish,
         arguments={"paths": list(arguments)},
         run_id=run_id,

@@ -30,7 +30,7 @@ from newsledger.tasks.events import EventSpec, feed_events, outcome_events, repo
 from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec
 from newsledger.tasks.load import Discovery, FileInput
-from newsledger.tasks.models import PreparedItem, RunSummary, StoredOutcome
+from newsledger.tasks.models import LastObservation, PreparedItem, RunSummary, StoredOutcome
 from newsledger.tasks.settings import Settings
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -145,13 +145,15 @@ def report_watch(result: web.WatchResult) -> dict[str, Any]:
 
 @task(name="discover-files", cache_policy=NO_CACHE)
 def discover_files_task(arguments: Sequence[str], settings: Settings) -> Discovery:
-    return pipeline.discover(arguments, settings)
+    return pipeline.discover_inputs(arguments, settings)
 
 
 @task(name="begin-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def begin_run_task(settings: Settings, run_id: str, flow: str, **options: Any) -> None:
+def begin_run_task(
+    settings: Settings, run_id: str, flow: str, **options: Any
+) -> dict[str, LastObservation]:
     with ledger_write(settings):
-        store.begin_run(settings, run_id, flow, **options)
+        return store.begin_run(settings, run_id, flow, **options)
 
 
 @task(name="prepare-batch", cache_policy=NO_CACHE)

@@ -225,8 +225,12 @@ def begin_run(
     orchestrator: str,
     arguments: dict[str, Any],
     prefect_flow_run_id: str | None = None,
-) -> None:
-    """Record the start of a run; runs of this host whose process died are marked crashed."""
+    lookup_inputs: Sequence[str] = (),
+) -> dict[str, LastObservation]:
+    """Record the start of a run; runs of this host whose process died are marked crashed.
+
+    Returns the last successful observation of each of ``lookup_inputs`` (the paths a file
+    ingest is about to read), read in the same short open of the ledger."""
     host = socket.gethostname()
     with open_writer(settings) as conn:
         dead = [
@@ -252,6 +256,7 @@ def begin_run(
             },
         )
         conn.execute("COMMIT")
+        return read_last_observations_by_input(conn, lookup_inputs) if lookup_inputs else {}
 
 
 def finish_run(

@@ -629,7 +629,7 @@ def poll_feeds(
 class WebSteps:
     """Steps of the web runs; plain functions or Prefect tasks with the same signatures."""
 
-    begin: Callable[..., None]
+    begin: Callable[..., object]
     finish: Callable[..., None]
     fetch_pages: Callable[[Settings, Sequence[PageTarget]], PageBatch]
     store_pages: Callable[[Settings, str, PageBatch], list[StoredOutcome]]
