@@ -21,11 +21,11 @@ WHERE s.w NOT IN (SELECT word FROM search_words);
 INSERT INTO search_docs
 SELECT c.doc_id, c.article_id, c.revision, c.observed_at, coalesce(n.len, 0)
 FROM search_chunk AS c
-LEFT JOIN (SELECT doc_id, count(*) AS len FROM search_chunk_words GROUP BY doc_id) AS n
+LEFT JOIN (SELECT doc_id, sum(tf) AS len FROM search_chunk_words GROUP BY doc_id) AS n
     USING (doc_id);
 
 INSERT INTO search_postings
-SELECT t.termid, w.doc_id, count(*)::INTEGER AS tf, $run_id
+SELECT t.termid, w.doc_id, sum(w.tf)::INTEGER AS tf, $run_id
 FROM search_chunk_words AS w
 JOIN search_chunk_stems AS s USING (w)
 JOIN (
