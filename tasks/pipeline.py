@@ -227,6 +227,14 @@ def store_batch(
     return outcomes
 
 
+def refresh_search(settings: Settings) -> None:
+    """Bring the full-text index up to date after a run that stored revisions; a refresh that
+    cannot happen now is logged, never fails the run (see ``search.refresh_after_ingest``)."""
+    from newsledger.tasks.search import refresh_after_ingest  # loads only when needed
+
+    refresh_after_ingest(settings)
+
+
 @dataclass(frozen=True)
 class IngestSteps:
     """The steps of a file ingest; plain functions or Prefect tasks with the same signatures."""
@@ -236,6 +244,7 @@ class IngestSteps:
     prepare: Callable[[Settings, Sequence[FileInput]], list[PreparedItem]]
     store: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
     finish: Callable[..., None]
+    refresh: Callable[[Settings], None] = refresh_search
 
 
 def discover_inputs(arguments: Sequence[str], settings: Settings) -> Discovery:
@@ -269,6 +278,7 @@ def run_recorded(
     *,
     begin: Callable[..., object],
     finish: Callable[..., None],
+    refresh: Callable[[Settings], None] = refresh_search,
     arguments: dict[str, Any],
     run_id: str | None = None,
     orchestrator: str = "local",
@@ -292,9 +302,7 @@ def run_recorded(
     try:
         body(summary)
         if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
-            from newsledger.tasks.search import refresh_after_ingest
-
-            refresh_after_ingest(settings)
+            refresh(settings)
         status = "completed"
     finally:
         finish(
@@ -345,6 +353,7 @@ def run_file_ingest(
         body,
         begin=begin,
         finish=steps.finish,
+        refresh=steps.refresh,
         arguments={"paths": list(arguments)},
         run_id=run_id,
         orchestrator=orchestrator,

@@ -177,12 +177,25 @@ def finish_run_task(settings: Settings, run_id: str, **counts: Any) -> None:
         store.finish_run(settings, run_id, **counts)
 
 
+@task(name="refresh-search-index", cache_policy=NO_CACHE)
+def refresh_search_task(settings: Settings) -> None:
+    """The full-text index refresh at the end of a run, under the write slot like every other
+    write. As in the plain step, a refresh that cannot happen now never fails the run that
+    stored the revisions: the next refresh or search catches up."""
+    try:
+        with ledger_write(settings):
+            pipeline.refresh_search(settings)
+    except ConcurrencySlotAcquisitionError as error:
+        get_run_logger().warning("the search index was not refreshed: %s", error)
+
+
 FILE_INGEST_TASKS = pipeline.IngestSteps(
     discover=discover_files_task,
     begin=begin_run_task,
     prepare=prepare_file_batch_task,
     store=store_batch_task,
     finish=finish_run_task,
+    refresh=refresh_search_task,
 )
 
 
@@ -229,6 +242,7 @@ WEB_TASKS = web.WebSteps(
     store_failures=store_batch_task,
     poll_feeds=poll_feeds_task,
     reprocess_batch=reprocess_batch_task,
+    refresh=refresh_search_task,
 )
 
 

@@ -40,7 +40,13 @@ from newsledger.tasks.models import (
     SourceDocument,
     StoredOutcome,
 )
-from newsledger.tasks.pipeline import chunks, prepare_documents, run_recorded, store_batch
+from newsledger.tasks.pipeline import (
+    chunks,
+    prepare_documents,
+    refresh_search,
+    run_recorded,
+    store_batch,
+)
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import (
     _json_default,
@@ -636,6 +642,7 @@ class WebSteps:
     store_failures: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
     poll_feeds: Callable[[Settings, str, Sequence[FeedSpec], bool], FeedPoll]
     reprocess_batch: Callable[[Settings, str, Sequence[tuple[str, str]]], list[StoredOutcome]]
+    refresh: Callable[[Settings], None] = refresh_search
 
 
 def _run(
@@ -655,6 +662,7 @@ def _run(
         body,
         begin=steps.begin,
         finish=steps.finish,
+        refresh=steps.refresh,
         arguments=arguments,
         run_id=run_id,
         orchestrator=orchestrator,
