@@ -13,12 +13,16 @@ CREATE TABLE input_state (
     file_signature     VARCHAR
 );
 
-INSERT INTO input_state
+-- The last successful observation of each input among the observations numbered from
+-- first_id on: the backfill below reads them all, each batch write only its own.
+CREATE MACRO latest_input_observations(first_id) AS TABLE
 SELECT input, o.observation_id, o.identity, o.raw_hash, o.extractor_version, o.content_hash,
        o.file_signature
 FROM (
     SELECT input, arg_max(o, observation_id) AS o
     FROM observations AS o
-    WHERE outcome <> 'failed'
+    WHERE observation_id >= first_id AND outcome <> 'failed'
     GROUP BY input
 );
+
+INSERT INTO input_state SELECT * FROM latest_input_observations(0);
