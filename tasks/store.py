@@ -316,24 +316,6 @@ def read_last_observations_by_input(
     return found
 
 
-def last_observations(settings: Settings, identities: Sequence[str]) -> dict[str, LastObservation]:
-    """What each identity looked like when last seen (to skip re-extracting unchanged bytes)."""
-    if not identities:
-        return {}
-    with open_writer(settings) as conn:
-        return read_last_observations(conn, identities)
-
-
-def read_last_observations(
-    conn: duckdb.DuckDBPyConnection, identities: Sequence[str]
-) -> dict[str, LastObservation]:
-    """:func:`last_observations` on an open connection."""
-    if not identities:
-        return {}
-    rows = conn.execute(sql("last_observations"), {"identities": list(identities)}).fetchall()
-    return {row[0]: LastObservation(row[1], row[2], row[3]) for row in rows}
-
-
 @dataclass
 class _Latest:
     """An article's latest revision as a batch write sees it. The compared fields are read

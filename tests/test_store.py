@@ -44,7 +44,7 @@ from newsledger.tasks.store import (
     connect_with_retry,
     ensure_ledger,
     finish_run,
-    last_observations,
+    last_observations_by_input,
     migrate,
     migrations,
     open_reader,
@@ -377,6 +377,12 @@ def _load(folder: Path) -> list[SourceDocument]:
     return [d for d in loaded if isinstance(d, SourceDocument)]
 
 
+def by_identity(settings: Settings, documents: list[SourceDocument]) -> dict[str, LastObservation]:
+    """The last observations of the documents' files, keyed as prepare_documents looks them up."""
+    known = last_observations_by_input(settings, [d.source for d in documents])
+    return {d.identity: known[d.source] for d in documents if d.source in known}
+
+
 def test_unchanged_files_skip_extraction(settings: Settings, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -404,7 +410,7 @@ def test_unchanged_files_skip_extraction(settings: Settings, tmp_path: Path) -> 
         assert len(set(versions)) == 1 and len(set(contents)) == 1
 
     documents = _load(folder)
-    known = last_observations(settings, [d.identity for d in documents])
+    known = by_identity(settings, documents)
     assert set(known) == {"file:a.txt", "file:page.html"}
     prepared = prepare_documents(documents, known)
     assert all(isinstance(p, KnownUnchanged) for p in prepared)
@@ -443,7 +449,7 @@ def test_a_skipped_source_revised_meanwhile_is_extracted_again(
 ) -> None:
     ingest_version(settings, story, A)
     (document,) = _load(story.parent)
-    prepared = prepare_documents([document], last_observations(settings, [document.identity]))
+    prepared = prepare_documents([document], by_identity(settings, [document]))
     assert isinstance(prepared[0], KnownUnchanged)
 
     ingest_version(settings, story, B)  # another writer stores B meanwhile
