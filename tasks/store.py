@@ -721,11 +721,8 @@ def write_batch(
             _insert(conn, "insert_identities", aliases)
             _insert(conn, "insert_revisions", revisions)
             _insert(conn, "insert_observations", observations)
-            if observations:  # one INSERT took consecutive ids; the file lock keeps it ours
-                (last_id,) = conn.execute("SELECT currval('observation_id_seq')").fetchone() or (0,)
-                conn.execute(
-                    sql("update_input_state"), {"first_id": last_id - len(observations) + 1}
-                )
+            if observations:
+                conn.execute(sql("update_input_state"), {"count": len(observations)})
             _insert(conn, "insert_failures", failures)
             if before_commit is not None:
                 before_commit(conn, outcomes)

@@ -1,7 +1,8 @@
--- After a batch's observations are inserted (same transaction; their ids start at $first_id):
--- the latest successful observation of each of its inputs.
+-- After a batch's $count observations are inserted by one INSERT (same transaction, the file
+-- lock keeps the sequence ours: their ids are the last $count): the latest successful
+-- observation of each of its inputs.
 INSERT INTO input_state
-SELECT * FROM latest_input_observations($first_id)
+SELECT * FROM latest_input_observations(currval('observation_id_seq') - $count + 1)
 ON CONFLICT (input) DO UPDATE SET
     observation_id = excluded.observation_id, identity = excluded.identity,
     raw_hash = excluded.raw_hash, extractor_version = excluded.extractor_version,
