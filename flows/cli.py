@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from newsledger.flows.runtime import prepare_prefect_environment, use_prefect
@@ -22,6 +22,9 @@ from newsledger.tasks.settings import Settings
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # the pipeline (and DuckDB) load only for commands that run one
+    from newsledger.tasks.pipeline import RunContext
 
 app = typer.Typer(
     name="newsledger",
@@ -129,7 +132,7 @@ def _print_stored(settings: Settings, article_ids: Sequence[str]) -> None:
 
 def _execute(
     settings: Settings,
-    local: Callable[[Callable[[int, int], None] | None], dict[str, Any]],
+    local: Callable[[RunContext], dict[str, Any]],
     as_flow: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
     """Run a command in-process (with a progress bar on a terminal) or as a Prefect flow run."""
@@ -137,8 +140,10 @@ def _execute(
         prepare_prefect_environment(settings)
         err.print("[dim]running as a Prefect flow run[/dim]")
         return as_flow()
+    from newsledger.tasks.pipeline import RunContext
+
     if not err.is_terminal:
-        return local(None)
+        return local(RunContext())
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -154,7 +159,7 @@ def _execute(
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return local(on_progress)
+        return local(RunContext(on_progress=on_progress))
 
 
 def _orchestration(settings: Settings, prefect: bool | None) -> Settings:
@@ -216,20 +221,20 @@ def ingest(
     paths = [s for s in sources if s not in urls]
     db = str(settings.db)
 
-    def ingest_files_here(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    def ingest_files_here(context: RunContext) -> dict[str, Any]:
         from newsledger.tasks.pipeline import run_file_ingest
 
-        return run_file_ingest(paths, settings, on_progress=progress).as_dict()
+        return run_file_ingest(paths, settings, context=context).as_dict()
 
     def ingest_files_flow() -> dict[str, Any]:
         from newsledger.flows.ingest import ingest_files
 
         return ingest_files(paths=paths, db=db)
 
-    def ingest_urls_here(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    def ingest_urls_here(context: RunContext) -> dict[str, Any]:
         from newsledger.tasks.web import run_url_ingest
 
-        return run_url_ingest(urls, settings, on_progress=progress).as_dict()
+        return run_url_ingest(urls, settings, context=context).as_dict()
 
     def ingest_urls_flow() -> dict[str, Any]:
         from newsledger.flows.web import ingest_urls
@@ -262,8 +267,8 @@ def poll(
 
     settings = _orchestration(_settings(ctx), prefect)
 
-    def local(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
-        summary, report = run_poll(feeds, settings, everything=all_feeds, on_progress=progress)
+    def local(context: RunContext) -> dict[str, Any]:
+        summary, report = run_poll(feeds, settings, everything=all_feeds, context=context)
         return {**summary.as_dict(), "feeds": report.feed_reports}
 
     def as_flow() -> dict[str, Any]:
@@ -303,8 +308,8 @@ def refresh(
 
     summary = _execute(
         settings,
-        lambda progress: run_refresh(
-            settings, everything=all_articles, limit=limit, on_progress=progress
+        lambda context: run_refresh(
+            settings, everything=all_articles, limit=limit, context=context
         ).as_dict(),
         as_flow,
     )
@@ -324,7 +329,7 @@ def retry(ctx: typer.Context, prefect: PrefectOption = None, show: ShowOption = 
         return retry_failures(db=str(settings.db))
 
     summary = _execute(
-        settings, lambda progress: run_retry(settings, on_progress=progress).as_dict(), as_flow
+        settings, lambda context: run_retry(settings, context=context).as_dict(), as_flow
     )
     _report(settings, summary, show)
 
@@ -353,9 +358,7 @@ def reprocess(
 
     summary = _execute(
         settings,
-        lambda progress: run_reprocess(
-            settings, everything=all_pages, on_progress=progress
-        ).as_dict(),
+        lambda context: run_reprocess(settings, everything=all_pages, context=context).as_dict(),
         as_flow,
     )
     _report(settings, summary, show)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from newsledger.tasks import web
-from newsledger.tasks.prefect_tasks import WEB_TASKS, report
+from newsledger.tasks.prefect_tasks import WEB_TASKS, flow_run_context, report
 from newsledger.tasks.settings import Settings
 from prefect import flow
-from prefect.runtime import flow_run
 
 
 def _settings(db: str | None) -> Settings:
@@ -17,11 +16,7 @@ def _settings(db: str | None) -> Settings:
 
 
 def _run_options() -> dict[str, Any]:
-    return {
-        "steps": WEB_TASKS,
-        "orchestrator": "prefect",
-        "prefect_flow_run_id": str(flow_run.id) if flow_run.id else None,
-    }
+    return {"steps": WEB_TASKS, "context": flow_run_context()}
 
 
 @flow(name="poll-feeds", description="Poll RSS/Atom feeds and store every new story.")

@@ -271,6 +271,24 @@ def discover(arguments: Sequence[str], settings: Settings) -> Discovery:
 PLAIN_STEPS = IngestSteps(discover_inputs, begin_run, prepare_file_batch, store_batch, finish_run)
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """How a run is driven: by whom (``local`` in-process, or a ``prefect`` flow run and its
+    id), under which ledger run id (a new one by default), and who hears of its progress."""
+
+    orchestrator: str = "local"
+    prefect_flow_run_id: str | None = None
+    run_id: str | None = None
+    on_progress: Callable[[int, int], Any] | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+
+LOCAL_RUN = RunContext()
+
+
 def run_recorded(
     flow: str,
     settings: Settings,
@@ -280,22 +298,20 @@ def run_recorded(
     finish: Callable[..., None],
     refresh: Callable[[Settings], None] = refresh_search,
     arguments: dict[str, Any],
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
+    context: RunContext = LOCAL_RUN,
     skipped: int = 0,
 ) -> RunSummary:
     """Run ``body`` as one recorded run: its row in ``ingest_runs`` first, the full-text index
     brought up to date when it stored something, then its counts and status (``failed`` when
     ``body`` raised). Every file and web run goes through here."""
-    run_id = run_id or new_run_id()
+    run_id = context.run_id or new_run_id()
     begin(
         settings,
         run_id,
         flow,
-        orchestrator=orchestrator,
+        orchestrator=context.orchestrator,
         arguments=arguments,
-        prefect_flow_run_id=prefect_flow_run_id,
+        prefect_flow_run_id=context.prefect_flow_run_id,
     )
     summary = RunSummary(run_id, flow, skipped=skipped)
     status = "failed"
@@ -323,10 +339,7 @@ def run_file_ingest(
     settings: Settings,
     *,
     steps: IngestSteps = PLAIN_STEPS,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> RunSummary:
     """Ingest files, folders and globs: every input ends stored, unchanged or failed."""
     discovery = steps.discover(list(arguments), settings)
@@ -344,8 +357,7 @@ def run_file_ingest(
         for batch in plan_batches(discovery.inputs, settings.batch_size):
             summary.add(steps.store(settings, summary.run_id, steps.prepare(settings, batch)))
             done += len(batch)
-            if on_progress is not None:
-                on_progress(done, len(discovery.inputs))
+            context.progress(done, len(discovery.inputs))
 
     return run_recorded(
         "ingest_files",
@@ -355,9 +367,7 @@ def run_file_ingest(
         finish=steps.finish,
         refresh=steps.refresh,
         arguments={"paths": list(arguments)},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
         skipped=len(discovery.skipped),
     )
 
@@ -368,8 +378,10 @@ def ingest_paths(arguments: Sequence[str], settings: Settings, **options: Any) -
 
 
 __all__ = [
+    "LOCAL_RUN",
     "PLAIN_STEPS",
     "IngestSteps",
+    "RunContext",
     "chunks",
     "extract_document",
     "ingest_paths",

@@ -140,6 +140,16 @@ def report_watch(result: web.WatchResult) -> dict[str, Any]:
     return {"article_id": result.article_id, "revision": result.revision, "urls": urls}
 
 
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def flow_run_context() -> pipeline.RunContext:
+    """The RunContext of a run made by the current Prefect flow run."""
+    from prefect.runtime import flow_run
+
+    return pipeline.RunContext("prefect", str(flow_run.id) if flow_run.id else None)
+
+
 # --- file ingest --------------------------------------------------------------------------------
 
 

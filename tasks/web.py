@@ -41,6 +41,8 @@ from newsledger.tasks.models import (
     StoredOutcome,
 )
 from newsledger.tasks.pipeline import (
+    LOCAL_RUN,
+    RunContext,
     chunks,
     prepare_documents,
     refresh_search,
@@ -652,9 +654,7 @@ def _run(
     body: Callable[[RunSummary], None],
     *,
     arguments: dict[str, Any],
-    run_id: str | None,
-    orchestrator: str,
-    prefect_flow_run_id: str | None,
+    context: RunContext,
 ) -> RunSummary:
     return run_recorded(
         flow,
@@ -664,9 +664,7 @@ def _run(
         finish=steps.finish,
         refresh=steps.refresh,
         arguments=arguments,
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
 
 
@@ -687,14 +685,13 @@ def _fetch_and_store(
     run_id: str,
     targets: Sequence[PageTarget],
     summary: RunSummary,
-    on_progress: Callable[[int, int], Any] | None,
+    context: RunContext,
 ) -> None:
     done = 0
     for batch in chunks(interleave_hosts(targets), settings.batch_size):
         summary.add(steps.store_pages(settings, run_id, steps.fetch_pages(settings, batch)))
         done += len(batch)
-        if on_progress is not None:
-            on_progress(done, len(targets))
+        context.progress(done, len(targets))
 
 
 def run_url_ingest(
@@ -702,10 +699,7 @@ def run_url_ingest(
     settings: Settings,
     *,
     steps: WebSteps | None = None,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> RunSummary:
     """Fetch and store the given URLs (conditional GET when a URL is already tracked)."""
     steps = steps or PLAIN_WEB_STEPS
@@ -720,7 +714,7 @@ def run_url_ingest(
             summary.run_id,
             with_validators(settings, targets),
             summary,
-            on_progress,
+            context,
         )
 
     return _run(
@@ -729,9 +723,7 @@ def run_url_ingest(
         steps,
         body,
         arguments={"urls": list(urls)},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
 
 
@@ -741,10 +733,7 @@ def run_poll(
     *,
     everything: bool = False,
     steps: WebSteps | None = None,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> tuple[RunSummary, FeedPoll]:
     """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages."""
     steps = steps or PLAIN_WEB_STEPS
@@ -762,7 +751,7 @@ def run_poll(
                 for f in poll.failures
             ]
         )
-        _fetch_and_store(settings, steps, summary.run_id, poll.new_targets, summary, on_progress)
+        _fetch_and_store(settings, steps, summary.run_id, poll.new_targets, summary, context)
 
     summary = _run(
         "poll_feeds",
@@ -770,9 +759,7 @@ def run_poll(
         steps,
         body,
         arguments={"feeds_file": str(feeds_file or settings.feeds_file), "all": everything},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
     return summary, polls[0]
 
@@ -783,17 +770,14 @@ def run_refresh(
     everything: bool = False,
     limit: int = 100_000,
     steps: WebSteps | None = None,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> RunSummary:
     """Revisit known stories that are due (``everything``: all of them now)."""
     steps = steps or PLAIN_WEB_STEPS
 
     def body(summary: RunSummary) -> None:
         targets = due_targets(settings, everything=everything, limit=limit)
-        _fetch_and_store(settings, steps, summary.run_id, targets, summary, on_progress)
+        _fetch_and_store(settings, steps, summary.run_id, targets, summary, context)
 
     return _run(
         "refresh_articles",
@@ -801,9 +785,7 @@ def run_refresh(
         steps,
         body,
         arguments={"all": everything, "limit": limit},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
 
 
@@ -811,17 +793,14 @@ def run_retry(
     settings: Settings,
     *,
     steps: WebSteps | None = None,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> RunSummary:
     """Fetch again, now, every failing URL that was not given up."""
     steps = steps or PLAIN_WEB_STEPS
 
     def body(summary: RunSummary) -> None:
         _fetch_and_store(
-            settings, steps, summary.run_id, failing_targets(settings), summary, on_progress
+            settings, steps, summary.run_id, failing_targets(settings), summary, context
         )
 
     return _run(
@@ -830,9 +809,7 @@ def run_retry(
         steps,
         body,
         arguments={},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
 
 
@@ -869,10 +846,7 @@ def run_reprocess(
     *,
     everything: bool = False,
     steps: WebSteps | None = None,
-    run_id: str | None = None,
-    orchestrator: str = "local",
-    prefect_flow_run_id: str | None = None,
-    on_progress: Callable[[int, int], Any] | None = None,
+    context: RunContext = LOCAL_RUN,
 ) -> RunSummary:
     steps = steps or PLAIN_WEB_STEPS
 
@@ -882,8 +856,7 @@ def run_reprocess(
         for batch in chunks(candidates, settings.batch_size):
             summary.add(steps.reprocess_batch(settings, summary.run_id, batch))
             done += len(batch)
-            if on_progress is not None:
-                on_progress(done, len(candidates))
+            context.progress(done, len(candidates))
 
     return _run(
         "reprocess",
@@ -891,9 +864,7 @@ def run_reprocess(
         steps,
         body,
         arguments={"all": everything},
-        run_id=run_id,
-        orchestrator=orchestrator,
-        prefect_flow_run_id=prefect_flow_run_id,
+        context=context,
     )
 
 
