@@ -18,7 +18,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from fixture_site import FixtureSite, fixture_site  # noqa: E402, F401
+from fixture_site import FixtureSite, dialled, site  # noqa: E402, F401
 from newsledger.tasks.settings import Settings  # noqa: E402
 
 

@@ -32,9 +32,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import brotli
+import httpcore
 import pytest
 
 LATIN1_HTML = (
@@ -529,8 +531,22 @@ class FixtureSite:
 
 
 @pytest.fixture
-def fixture_site() -> Iterator[FixtureSite]:
+def site() -> Iterator[FixtureSite]:
     """A started FixtureSite with the standard routes installed."""
-    with FixtureSite() as site:
-        site.install_standard_routes()
-        yield site
+    with FixtureSite() as started:
+        started.install_standard_routes()
+        yield started
+
+
+@pytest.fixture
+def dialled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address a TCP connection is opened to (a pass-through spy on the socket dial)."""
+    seen: list[str] = []
+    original = httpcore.AnyIOBackend.connect_tcp
+
+    async def spy(self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: Any) -> Any:
+        seen.append(host)
+        return await original(self, host, port, **kwargs)
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
+    return seen

@@ -122,7 +122,7 @@ def test_events_module_does_not_import_prefect() -> None:
 
 
 def test_watch_article_raises_the_factor_once_per_revision(
-    fixture_site: FixtureSite, tmp_path: Path
+    site: FixtureSite, tmp_path: Path
 ) -> None:
     settings = Settings(
         db=tmp_path / "ledger.duckdb",
@@ -135,8 +135,8 @@ def test_watch_article_raises_the_factor_once_per_revision(
         + "<p>The council met on Tuesday evening and voted on the harbour wall again.</p>" * 5
         + "</article></body></html>"
     )
-    fixture_site.set_page("/watched.html", page)
-    url = fixture_site.url("/watched.html")
+    site.set_page("/watched.html", page)
+    url = site.url("/watched.html")
     summary = run_url_ingest([url], settings)
     assert summary.new == 1
     article_id = summary.outcomes[0].article_id

@@ -12,12 +12,11 @@ import socket
 import ssl
 import tracemalloc
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import brotli
-import httpcore
 import httpx
 import pytest
 from fixture_site import FEED_XML, LATIN1_HTML, OK_HTML, FixtureSite, Reply, gzip_bomb
@@ -54,27 +53,6 @@ MiB = 1024 * 1024
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def site() -> Iterator[FixtureSite]:
-    with FixtureSite() as fixture:
-        fixture.install_standard_routes()
-        yield fixture
-
-
-@pytest.fixture
-def dialled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every host the fetcher opens a TCP connection to (a pass-through spy)."""
-    seen: list[str] = []
-    original = httpcore.AnyIOBackend.connect_tcp
-
-    async def spy(self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: Any) -> Any:
-        seen.append(host)
-        return await original(self, host, port, **kwargs)
-
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
-    return seen
 
 
 def make_settings(**overrides: Any) -> Settings:

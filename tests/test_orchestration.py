@@ -265,9 +265,9 @@ def submit(served: Served, url: str) -> None:
 # --- tests --------------------------------------------------------------------------------------
 
 
-def test_submitted_url_is_stored_and_announced(served: Served, fixture_site: FixtureSite) -> None:
-    fixture_site.set_page("/news/harbour.html", story("Harbour wall", 1))
-    url = fixture_site.url("/news/harbour.html")
+def test_submitted_url_is_stored_and_announced(served: Served, site: FixtureSite) -> None:
+    site.set_page("/news/harbour.html", story("Harbour wall", 1))
+    url = site.url("/news/harbour.html")
 
     submit(served, url)
     article_id, revision = wait_for(
@@ -300,16 +300,16 @@ def test_submitted_url_is_stored_and_announced(served: Served, fixture_site: Fix
     )
 
 
-def test_revised_story_triggers_watch_article(served: Served, fixture_site: FixtureSite) -> None:
-    fixture_site.set_page("/news/vote.html", story("Council vote", 1))
-    url = fixture_site.url("/news/vote.html")
+def test_revised_story_triggers_watch_article(served: Served, site: FixtureSite) -> None:
+    site.set_page("/news/vote.html", story("Council vote", 1))
+    url = site.url("/news/vote.html")
     submit(served, url)
     article_id, _ = wait_for(lambda: latest(served, url), f"{url} in the ledger", log=served.log)
     assert served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url}) == [
         (1.0,)
     ]
 
-    fixture_site.set_page("/news/vote.html", story("Council vote", 2))
+    site.set_page("/news/vote.html", story("Council vote", 2))
     submit(served, url)
     wait_for(lambda: (latest(served, url) or ("", 0))[1] == 2, "revision 2 stored", log=served.log)
     revised = wait_for(

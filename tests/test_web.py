@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpcore
 import pytest
 from fixture_site import OK_HTML, FixtureSite, Reply
 from hypothesis import given
@@ -169,13 +168,6 @@ def scalar(settings: Settings, query: str, params: dict[str, Any] | None = None)
 
 
 @pytest.fixture
-def site() -> Iterator[FixtureSite]:
-    with FixtureSite() as fixture:
-        fixture.install_standard_routes()
-        yield fixture
-
-
-@pytest.fixture
 def extractions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Identities extracted by the pipeline (a pass-through spy on ``extract_document``)."""
     seen: list[str] = []
@@ -186,20 +178,6 @@ def extractions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(document, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "extract_document", spy)
-    return seen
-
-
-@pytest.fixture
-def dialled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every address a TCP connection is opened to (a pass-through spy on the socket dial)."""
-    seen: list[str] = []
-    original = httpcore.AnyIOBackend.connect_tcp
-
-    async def spy(self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: Any) -> Any:
-        seen.append(host)
-        return await original(self, host, port, **kwargs)
-
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
     return seen
 
 
