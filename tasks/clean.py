@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
@@ -150,33 +151,33 @@ def _element_text(element: Any) -> str:
     return normalize_block("".join(element.itertext()))
 
 
+# trafilatura's output elements that are one block each, and the kind of block they are
+_SINGLE_BLOCKS: dict[str, BlockKind] = {"head": "heading", "p": "paragraph", "quote": "quote"}
+
+
+def _element_blocks(element: Any) -> Iterator[tuple[BlockKind, str]]:
+    """The blocks of one element of trafilatura's body: itself, or its list items or rows."""
+    tag = element.tag
+    if tag in _SINGLE_BLOCKS:
+        yield _SINGLE_BLOCKS[tag], _element_text(element)
+    elif tag == "list":
+        for item in element.iter("item"):
+            yield "list", _element_text(item)
+    elif tag == "table":
+        for row in element.iter("row"):
+            cells = (_element_text(cell) for cell in row.iter("cell"))
+            yield "table", " | ".join(c for c in cells if c)
+
+
 def _blocks_from_body(body: Any, title: str | None) -> list[Block]:
     blocks: list[Block] = []
     for element in body:
-        tag = element.tag
-        if tag == "head":
-            text = _element_text(element)
-            if text and not (not blocks and title and text == normalize_block(title)):
-                blocks.append(Block("heading", text))
-        elif tag == "p":
-            text = _element_text(element)
-            if text:
-                blocks.append(Block("paragraph", text))
-        elif tag == "list":
-            for item in element.iter("item"):
-                text = _element_text(item)
-                if text:
-                    blocks.append(Block("list", text))
-        elif tag == "quote":
-            text = _element_text(element)
-            if text:
-                blocks.append(Block("quote", text))
-        elif tag == "table":
-            for row in element.iter("row"):
-                cells = [_element_text(cell) for cell in row.iter("cell")]
-                text = " | ".join(c for c in cells if c)
-                if text:
-                    blocks.append(Block("table", text))
+        for kind, text in _element_blocks(element):
+            if not text:
+                continue
+            if kind == "heading" and not blocks and title and text == normalize_block(title):
+                continue  # the title repeated as the first heading
+            blocks.append(Block(kind, text))
     return blocks
 
 
