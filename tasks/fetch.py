@@ -44,6 +44,7 @@ import ipaddress
 import logging
 import math
 import random
+import re
 import socket
 import ssl
 import time
@@ -191,6 +192,14 @@ async def _system_resolve(host: str) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+_USERINFO = re.compile(r"(//)[^/?#@]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the user info of any URL in it (``//user:pw@``) removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address carried inside an IPv6 one (mapped, NAT64, 6to4), if any."""
     if not isinstance(address, ipaddress.IPv6Address):
@@ -241,14 +250,18 @@ class AddressGuard:
 
     def check_url(self, url: str | httpx.URL) -> httpx.URL:
         """Parse ``url`` and refuse anything that is not http(s) with a host name."""
+        shown = redact_userinfo(str(url))
         try:
             parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise BlockedURLError(f"refused {url!r}: not a valid URL ({exc})") from exc
+        except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
+            raise BlockedURLError(f"refused {shown!r}: not a valid URL") from exc
         if parsed.scheme not in ("http", "https"):
-            raise BlockedURLError(f"refused {url}: only http and https URLs are fetched")
+            raise BlockedURLError(f"refused {shown}: only http and https URLs are fetched")
         if not parsed.host:
-            raise BlockedURLError(f"refused {url}: the URL has no host")
+            raise BlockedURLError(f"refused {shown}: the URL has no host")
+        if parsed.userinfo:
+            # credentials would be sent as Basic auth and end up in the ledger: never
+            raise BlockedURLError(f"refused {shown}: URLs with user credentials are not fetched")
         return parsed
 
     async def addresses(self, host: str) -> tuple[IPAddress, ...]:
@@ -810,6 +823,15 @@ class Fetcher:
                 )
             except FetchError as exc:
                 return exc
+            except Exception as exc:  # one URL must never stop the others
+                log.exception("unexpected error fetching %s", redact_userinfo(request.url))
+                error = FetchError(
+                    f"unexpected error fetching {redact_userinfo(request.url)}: "
+                    f"{type(exc).__name__}",
+                    code="unexpected",
+                )
+                error.__cause__ = exc
+                return error
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(request)) for request in requests]
@@ -944,6 +966,10 @@ class Fetcher:
             raise FetchTimeoutError(
                 f"{url} did not answer completely within {total} s", retryable=True
             ) from exc
+        except httpx.InvalidURL as exc:
+            # httpx builds the next request of a redirect even when not following it, and
+            # raises on a Location such as ``http:x``: the redirect target is unusable
+            raise BlockedURLError(f"{url} redirected to an invalid URL ({exc})") from exc
         except httpx.HTTPError as exc:  # the transport translates its own errors; this is a net
             raise ConnectionFailedError(f"fetching {url} failed: {exc!r}", retryable=True) from exc
 
@@ -958,7 +984,13 @@ class Fetcher:
         if status == 304:
             return self._page(response, requested=requested, body=b"")
         if status in _REDIRECT_STATUSES and response.headers.get("location"):
-            return url.join(response.headers["location"])
+            location = response.headers["location"]
+            try:
+                return url.join(location)
+            except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
+                raise BlockedURLError(
+                    f"{url} redirected to {redact_userinfo(location)!r}, not a valid URL"
+                ) from exc
         if status in (408, 429) or 500 <= status <= 599:
             error = HTTPStatusError(
                 f"{url} answered {status} {response.reason_phrase}".rstrip(),
