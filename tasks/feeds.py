@@ -342,6 +342,17 @@ class ParsedFeed:
     skipped: tuple[tuple[str, str], ...]
 
 
+def skip_code(reason: str) -> str:
+    """The short code of a skip reason of ``ParsedFeed.skipped`` (stored with the skip)."""
+    if reason.startswith("duplicate: same guid"):
+        return "duplicate_guid"
+    if reason.startswith("duplicate:"):
+        return "duplicate_link"
+    if "is not an http(s) URL" in reason:
+        return "unsupported_scheme"
+    return "no_link"
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -406,7 +417,7 @@ def parse_feed(
     entries: list[FeedEntry] = []
     skipped: list[tuple[str, str]] = []
     seen_links: dict[str, int] = {}
-    seen_guids: dict[str, int] = {}
+    seen_guids: dict[str, tuple[int, str | None]] = {}
     for position, raw in enumerate(raw_entries, start=1):
         entry = _build_entry(raw, rebase, latest)
         if isinstance(entry, tuple):
@@ -417,14 +428,17 @@ def parse_feed(
         if entry.link is not None and entry.link in seen_links:
             first = f"same link as entry #{seen_links[entry.link]}"
         elif entry.guid is not None and entry.guid in seen_guids:
-            first = f"same guid as entry #{seen_guids[entry.guid]}"
+            other, other_link = seen_guids[entry.guid]
+            first = f"same guid as entry #{other}"
+            if entry.link != other_link:
+                first += f" (its link {other_link}; this one {entry.link or entry.raw_link})"
         if first is not None:
             skipped.append((label, f"duplicate: {first}"))
             continue
         if entry.link is not None:
             seen_links[entry.link] = position
         if entry.guid is not None:
-            seen_guids[entry.guid] = position
+            seen_guids[entry.guid] = (position, entry.link)
         entries.append(entry)
 
     feed_info = result.get("feed") or {}

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
-from newsledger.tasks.feeds import FeedSpec, load_feed_list, parse_feed
+from newsledger.tasks.feeds import FeedSpec, load_feed_list, parse_feed, skip_code
 from newsledger.tasks.fetch import (
     FetchedPage,
     FetchRequest,
@@ -137,6 +137,13 @@ class FeedPoll:
     feeds_not_modified: int = 0
     entries_seen: int = 0
     feed_reports: list[dict[str, Any]] = field(default_factory=list)
+    skips: list[dict[str, str]] = field(default_factory=list)
+    """Entries read but not fetched: {feed_url, entry, reason (a code), message}."""
+
+    def skip(self, feed_url: str, entry: str, reason: str, message: str) -> None:
+        self.skips.append(
+            {"feed_url": feed_url, "entry": entry, "reason": reason, "message": message}
+        )
 
 
 def _now() -> datetime:
@@ -571,8 +578,31 @@ def poll_feeds(
                     row["entries_seen"] += len(parsed.entries)
                     poll.entries_seen += len(parsed.entries)
                     report.update(status="ok", entries=len(parsed.entries), bozo=parsed.bozo)
+                    entries_total = len(parsed.entries) + len(parsed.skipped)
+                    row["entries_seen"] += entries_total - len(parsed.entries)
+                    poll.entries_seen += entries_total - len(parsed.entries)
+                    report["entries"] = entries_total
+                    for label, reason in parsed.skipped:
+                        poll.skip(spec.url, label, skip_code(reason), reason)
                     for entry in parsed.entries:
-                        if entry.link and entry.link not in candidates:
+                        if entry.link is None:  # a guid-only entry: nothing we can fetch
+                            code = "unsupported_scheme" if entry.raw_link else "no_link"
+                            poll.skip(
+                                spec.url,
+                                entry.guid or entry.identity,
+                                code,
+                                f"link {entry.raw_link!r} is not an http(s) URL"
+                                if entry.raw_link
+                                else "the entry has no link",
+                            )
+                        elif entry.link in candidates:
+                            poll.skip(
+                                spec.url,
+                                entry.link,
+                                "duplicate_link",
+                                f"also listed by {candidates[entry.link].feed_url}",
+                            )
+                        else:
                             candidates[entry.link] = PageTarget(entry.link, feed_url=spec.url)
         if error is not None:
             failures = (old[7] if old else 0) + 1
@@ -625,6 +655,11 @@ def poll_feeds(
         conn.execute(sql("upsert_feeds"), {"rows": json.dumps(feed_rows, default=_json_default)})
         if new_rows:
             conn.execute(sql("insert_discovered"), {"rows": json.dumps(new_rows), "now": now})
+        if poll.skips:
+            conn.execute(
+                sql("insert_feed_skips"),
+                {"rows": json.dumps(poll.skips), "run_id": run_id, "now": now},
+            )
 
     store_batch(settings, run_id, poll.failures, before_commit=record_feeds)
     return poll
@@ -743,6 +778,7 @@ def run_poll(
     def body(summary: RunSummary) -> None:
         poll = steps.poll_feeds(settings, summary.run_id, specs, everything)
         polls.append(poll)
+        summary.skipped += len(poll.skips)
         summary.add(
             [
                 StoredOutcome(

@@ -292,7 +292,9 @@ def test_duplicates_by_guid_or_normalised_link_keep_the_first() -> None:
     assert [e.identity for e in feed.entries] == ["https://ex.com/s/1", "https://ex.com/s/3"]
     assert feed.entries[0].guid == "dup-guid"
     reasons = dict(feed.skipped)
-    assert reasons["dup-guid"] == "duplicate: same guid as entry #1"
+    # a guid repeated with another link names both links (issue 13, defect 7)
+    assert reasons["dup-guid"].startswith("duplicate: same guid as entry #1 (its link ")
+    assert "https://ex.com/s/1" in reasons["dup-guid"]
     assert reasons["other-guid"] == "duplicate: same link as entry #1"
 
 

@@ -116,3 +116,60 @@ def test_a_poll_with_hostile_redirects_stores_the_good_feed_and_records_the_bad(
         assert {e for _, e, _ in failed} == {"blocked"}
         assert "s3cret" not in repr(failed) + repr(final_urls)
         assert all("authorization" not in r.headers for r in site.requests())
+
+
+def test_every_entry_of_a_feed_is_stored_skipped_with_a_reason_or_failed(tmp_path: Path) -> None:
+    """42 entries: 30 articles, 7 non-http links (5 without and 2 with a guid), 3 guids that
+    repeat with a different link, 2 repeated links. Each one ends in the ledger."""
+    with FixtureSite() as site:
+        site.install_standard_routes()
+        items = []
+        for i in range(30):
+            site.set_page(f"/news/{i}.html", article(f"Harbour story {i}"))
+            items.append(f"<guid>g{i}</guid><link>{site.url(f'/news/{i}.html')}</link>")
+        for link in (
+            "javascript:alert(1)",
+            "mailto:desk@x.org",
+            "ftp://x.org/a",
+            "data:,x",
+            "tel:1",
+        ):
+            items.append(f"<link>{link}</link>")
+        items += [
+            f"<guid isPermaLink='false'>js{i}</guid><link>javascript:go({i})</link>"
+            for i in range(2)
+        ]
+        items += [f"<guid>g{i}</guid><link>{site.url(f'/other/{i}.html')}</link>" for i in range(3)]
+        items += [f"<link>{site.url(f'/news/{i}.html')}</link>" for i in range(2)]
+        assert len(items) == 42
+        body = "".join(f"<item><title>Item {n}</title>{x}</item>" for n, x in enumerate(items))
+        site.set_page(
+            "/big.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{body}'
+            "</channel></rss>",
+            content_type="application/rss+xml",
+        )
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - name: Big\n    url: {site.url('/big.xml')}\n", "utf-8")
+
+        polled = cli(tmp_path, "poll", "--feeds", str(feeds), "--local")
+
+        assert polled.returncode == 0, polled.stdout + polled.stderr
+        conn = duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True)
+        try:
+            counts = conn.execute(
+                "SELECT new_count, revised_count, unchanged_count, failed_count, skipped_count "
+                "FROM ingest_runs"
+            ).fetchall()
+            reasons = conn.execute(
+                "SELECT reason, count(*) FROM feed_skips GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            guid_messages = conn.execute(
+                "SELECT message FROM feed_skips WHERE reason = 'duplicate_guid'"
+            ).fetchall()
+        finally:
+            conn.close()
+        assert counts == [(30, 0, 0, 0, 12)]
+        assert sum(counts[0]) == 42
+        assert reasons == [("duplicate_guid", 3), ("duplicate_link", 2), ("unsupported_scheme", 7)]
+        assert all("/other/" in m and "/news/" in m for (m,) in guid_messages), guid_messages
