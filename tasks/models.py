@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 SourceKind = Literal["text", "html", "url"]
-Outcome = Literal["new", "revised", "unchanged", "failed"]
+Outcome = Literal["new", "revised", "unchanged", "failed", "skipped"]
 
 
 def article_id_for(identity: str) -> str:
@@ -147,6 +147,8 @@ class RunSummary:
                 self.revised += 1
             elif item.outcome == "unchanged":
                 self.unchanged += 1
+            elif item.outcome == "skipped":  # e.g. refused again by an unchanged policy
+                self.skipped += 1
             else:
                 self.failed += 1
                 self.failures.append(

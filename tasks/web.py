@@ -218,7 +218,13 @@ def due_targets(
 ) -> list[PageTarget]:
     with open_writer(settings) as conn:
         rows = conn.execute(
-            sql("due_urls"), {"now": _now(), "all": everything, "limit": limit}
+            sql("due_urls"),
+            {
+                "now": _now(),
+                "all": everything,
+                "limit": limit,
+                "policy": policy_fingerprint(settings),
+            },
         ).fetchall()
     return [
         PageTarget(url, feed_url, etag, last_modified)
@@ -401,6 +407,7 @@ def _update_tracked(
     urls = [t.url for t in batch.targets] + list(canonical_of.values())
     state = {row[0]: row for row in conn.execute(sql("tracked_state"), {"urls": urls}).fetchall()}
     batch_urls = {t.url for t in batch.targets}
+    refused = _refusal_fingerprints(conn, settings, _policy_refusals(batch))
     rows: list[dict[str, Any]] = []
     for target in batch.targets:
         old = state.get(target.url)
@@ -425,8 +432,17 @@ def _update_tracked(
             "last_error": None,
             "gave_up": False,
             "alias_of": old[14] if old else None,
+            "refused_policy": None,
         }
-        if outcome is None or outcome.outcome == "failed":
+        if target.url in refused and outcome is not None:
+            # refused by policy: not a failure to back off from, but a state that lasts until
+            # the policy changes (due_urls.sql and failing_urls.sql leave it alone until then)
+            row.update(
+                last_error=outcome.message,
+                refused_policy=refused[target.url],
+                next_check_at=now,
+            )
+        elif outcome is None or outcome.outcome == "failed":
             failures += 1
             delay = retry_delay(failures, settings)
             row.update(
@@ -468,6 +484,7 @@ def _update_tracked(
                             "last_error": None,
                             "gave_up": False,
                             "alias_of": None,
+                            "refused_policy": None,
                         }
                     )
         rows.append(row)
@@ -475,21 +492,97 @@ def _update_tracked(
         conn.execute(sql("upsert_tracked"), {"rows": json.dumps(rows, default=_json_default)})
 
 
+POLICY_ERRORS = frozenset({"blocked", "robots"})
+"""Fetch error codes that are refusals by policy (SSRF guard, scheme, robots.txt), not
+transient failures: recorded once, not retried until the policy changes."""
+
+
+def policy_fingerprint(settings: Settings) -> str:
+    """A short hash of the settings that decide what the fetcher refuses."""
+    policy = [sorted(settings.allowed_hosts), settings.respect_robots, settings.full_user_agent]
+    return hashlib.sha256(json.dumps(policy).encode()).hexdigest()[:16]
+
+
+def refusal_fingerprint(settings: Settings, error: str, robots_body: str | None) -> str:
+    """The policy that refused a URL; due_urls.sql computes the same string for the current
+    policy (a robots.txt refusal adds the md5 of the origin's stored rules, ``-`` for none)."""
+    policy = policy_fingerprint(settings)
+    if error != "robots":
+        return policy
+    rules = hashlib.md5(robots_body.encode()).hexdigest() if robots_body is not None else "-"
+    return f"{policy}:{rules}"
+
+
+def _robots_bodies(conn: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, str | None]:
+    origins = sorted({o for url in urls if (o := origin_of(url))})
+    if not origins:
+        return {}
+    return dict(conn.execute(sql("robots_bodies"), {"origins": origins}).fetchall())
+
+
+def _refusal_fingerprints(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, refusals: Sequence[FailedInput]
+) -> dict[str, str]:
+    bodies = _robots_bodies(conn, [f.input for f in refusals])
+    return {
+        f.input: refusal_fingerprint(settings, f.error, bodies.get(origin_of(f.input) or ""))
+        for f in refusals
+    }
+
+
+def _policy_refusals(batch: PageBatch) -> list[FailedInput]:
+    return [
+        item
+        for item in batch.prepared
+        if isinstance(item, FailedInput) and item.stage == "fetch" and item.error in POLICY_ERRORS
+    ]
+
+
+def _repeated_refusals(settings: Settings, batch: PageBatch) -> set[str]:
+    """URLs of the batch refused again by the very policy that refused them last time."""
+    refusals = _policy_refusals(batch)
+    if not refusals:
+        return set()
+    with open_writer(settings) as conn:
+        state = conn.execute(sql("tracked_state"), {"urls": [f.input for f in refusals]})
+        before = {row[0]: row[15] for row in state.fetchall()}
+        now = _refusal_fingerprints(conn, settings, refusals)
+    return {url for url, fingerprint in now.items() if before.get(url) == fingerprint}
+
+
 def store_pages(settings: Settings, run_id: str, batch: PageBatch) -> list[StoredOutcome]:
-    """Store a page batch, its fetch log, raw bodies and crawl state in one transaction."""
+    """Store a page batch, its fetch log, raw bodies and crawl state in one transaction.
+
+    A URL refused again by an unchanged policy is skipped: no second failure is recorded."""
+    repeated = _repeated_refusals(settings, batch)
+    skipped = [
+        StoredOutcome(
+            "skipped", item.input, None, message=item.message, stage=item.stage, error=item.error
+        )
+        for item in batch.prepared
+        if isinstance(item, FailedInput) and item.input in repeated
+    ]
+    prepared = [
+        item
+        for item in batch.prepared
+        if not (isinstance(item, FailedInput) and item.input in repeated)
+    ]
 
     def record_crawl(conn: duckdb.DuckDBPyConnection, outcomes: list[StoredOutcome]) -> None:
         _insert_fetches(conn, run_id, batch.fetches)
         save_robots(conn, batch.robots)
-        _update_tracked(conn, settings, batch, outcomes)
+        _update_tracked(conn, settings, batch, [*outcomes, *skipped])
 
-    return store_batch(
-        settings,
-        run_id,
-        batch.prepared,
-        before_commit=record_crawl,
-        reload=lambda d: load_archived(settings, d),
-    )
+    return [
+        *store_batch(
+            settings,
+            run_id,
+            prepared,
+            before_commit=record_crawl,
+            reload=lambda d: load_archived(settings, d),
+        ),
+        *skipped,
+    ]
 
 
 # --- feeds --------------------------------------------------------------------------------------

@@ -62,8 +62,10 @@ def news(tmp_path: Path) -> Iterator[tuple[FixtureSite, Path]]:
         yield site, feeds
 
 
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
         **os.environ,
         "NEWSLEDGER_ALLOWED_HOSTS": "127.0.0.1",
         "NEWSLEDGER_PER_HOST_DELAY_SECONDS": "0",
@@ -76,12 +78,13 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "PREFECT_HOME": str(tmp_path / ".prefect"),
         "COLUMNS": "250",  # rich tables wide enough to keep a URL on one line
     }
-    env.pop("PREFECT_API_URL", None)
+    environment.update(env or {})
+    environment.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "newsledger.flows.cli", "--db", str(tmp_path / "l.duckdb"), *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=environment,
         cwd=tmp_path,
         timeout=120,
     )

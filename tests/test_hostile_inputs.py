@@ -173,3 +173,53 @@ def test_every_entry_of_a_feed_is_stored_skipped_with_a_reason_or_failed(tmp_pat
         assert sum(counts[0]) == 42
         assert reasons == [("duplicate_guid", 3), ("duplicate_link", 2), ("unsupported_scheme", 7)]
         assert all("/other/" in m and "/news/" in m for (m,) in guid_messages), guid_messages
+
+
+def test_a_refusal_by_policy_is_recorded_once_and_retried_only_when_the_policy_changes(
+    tmp_path: Path,
+) -> None:
+    with FixtureSite() as site:
+        site.install_standard_routes()
+        site.set_robots("User-agent: *\nDisallow: /private/\n")
+        site.set_page("/news/0.html", article("Harbour story 0"))
+        site.set_page("/private/1.html", article("Harbour story 1"))
+        links = [site.url("/news/0.html"), site.url("/private/1.html")]
+        items = "".join(f"<item><title>T</title><link>{link}</link></item>" for link in links)
+        site.set_page(
+            "/rss.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}'
+            "</channel></rss>",
+            content_type="application/rss+xml",
+        )
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - name: F\n    url: {site.url('/rss.xml')}\n", "utf-8")
+
+        def failures() -> list[tuple[object, ...]]:
+            conn = duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True)
+            try:
+                return conn.execute("SELECT input, error FROM failures").fetchall()
+            finally:
+                conn.close()
+
+        polled = cli(tmp_path, "poll", "--feeds", str(feeds), "--local")
+        assert polled.returncode == 1, polled.stdout + polled.stderr  # recorded once
+        assert failures() == [(site.url("/private/1.html"), "robots")]
+
+        for _ in range(2):
+            refreshed = cli(tmp_path, "refresh", "--all", "--local")
+            assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+            retried = cli(tmp_path, "retry", "--local")
+            assert retried.returncode == 0, retried.stdout + retried.stderr
+        assert failures() == [(site.url("/private/1.html"), "robots")]
+
+        # The policy changes (robots.txt no longer respected): the URL is due again.
+        changed = cli(
+            tmp_path, "refresh", "--local", "--all", env={"NEWSLEDGER_RESPECT_ROBOTS": "false"}
+        )
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        conn = duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True)
+        try:
+            stored = conn.execute("SELECT identity FROM latest_revisions ORDER BY 1").fetchall()
+        finally:
+            conn.close()
+        assert stored == [(url,) for url in links]

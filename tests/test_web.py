@@ -554,18 +554,22 @@ def test_misbehaving_web_ends_stored_or_recorded_and_loses_nothing(
         assert got[:2] == (stage, code), (path, got)
         assert word.lower() in got[2].lower() and site.url(path) in got[2], (path, got)
     assert summary.failed == len(BAD_PAGES) + 2  # + the two feeds
-    # ... and a tracked URL that will be retried later.
+    # ... and a tracked URL that will be retried later, unless policy refused it: then it
+    # waits, without a failure count, until the policy changes (issue 13, defect 8).
     tracked = {
         row[0]: row[1:]
         for row in rows(
             settings,
             "SELECT url, consecutive_failures, gave_up, last_error, "
-            "next_check_at > last_fetched_at FROM tracked_urls",
+            "next_check_at > last_fetched_at, refused_policy IS NOT NULL FROM tracked_urls",
         )
     }
-    for path in BAD_PAGES:
-        failures, gave_up, error, later = tracked[site.url(path)]
-        assert (failures, gave_up, later) == (1, False, True) and error, path
+    for path, (_, code, _) in BAD_PAGES.items():
+        failures, gave_up, error, later, refused = tracked[site.url(path)]
+        if code in ("blocked", "robots"):
+            assert (failures, gave_up, refused) == (0, False, True) and error, path
+        else:
+            assert (failures, gave_up, later, refused) == (1, False, True, False) and error, path
     # The SSRF guard never let the redirects reach their private targets.
     assert dialled and set(dialled) == {"127.0.0.1"}
     # Every listed URL ended stored or failed: nothing is unaccounted for.

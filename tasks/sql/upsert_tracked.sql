@@ -5,7 +5,8 @@ SELECT row.* FROM (
         "last_modified": "VARCHAR", "last_status": "INTEGER", "last_fetched_at": "TIMESTAMPTZ",
         "last_changed_at": "TIMESTAMPTZ", "next_check_at": "TIMESTAMPTZ",
         "consecutive_failures": "INTEGER", "last_error": "VARCHAR", "gave_up": "BOOLEAN",
-        "watch_factor": "DOUBLE", "alias_of": "VARCHAR"}]')) AS row
+        "watch_factor": "DOUBLE", "alias_of": "VARCHAR",
+        "refused_policy": "VARCHAR"}]')) AS row
 )
 ON CONFLICT (url) DO UPDATE SET
     article_id = excluded.article_id, feed_url = excluded.feed_url, etag = excluded.etag,
@@ -13,4 +14,5 @@ ON CONFLICT (url) DO UPDATE SET
     last_fetched_at = excluded.last_fetched_at, last_changed_at = excluded.last_changed_at,
     next_check_at = excluded.next_check_at, consecutive_failures = excluded.consecutive_failures,
     last_error = excluded.last_error, gave_up = excluded.gave_up,
-    watch_factor = excluded.watch_factor, alias_of = excluded.alias_of;
+    watch_factor = excluded.watch_factor, alias_of = excluded.alias_of,
+    refused_policy = excluded.refused_policy;

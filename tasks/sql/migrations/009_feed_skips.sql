@@ -10,3 +10,9 @@ CREATE TABLE feed_skips (
     message      VARCHAR NOT NULL,
     recorded_at  TIMESTAMPTZ NOT NULL
 );
+
+-- A URL refused by policy (SSRF guard, disallowed scheme, robots.txt) is not a transient
+-- failure: its crawl state keeps the fingerprint of the policy that refused it (the relevant
+-- settings, and for robots.txt the hash of the rules) and it is not due again, nor retried,
+-- until that policy changes.
+ALTER TABLE tracked_urls ADD COLUMN refused_policy VARCHAR;
