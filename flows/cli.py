@@ -387,6 +387,8 @@ def failures(
         status = (
             "recovered"
             if record["recovered"]
+            else "refused by policy, not retried"
+            if record["refused"]
             else "given up"
             if record["gave_up"]
             else f"retry after {_time(record['next_retry_at'])}"

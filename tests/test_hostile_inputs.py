@@ -211,6 +211,8 @@ def test_a_refusal_by_policy_is_recorded_once_and_retried_only_when_the_policy_c
             retried = cli(tmp_path, "retry", "--local")
             assert retried.returncode == 0, retried.stdout + retried.stderr
         assert failures() == [(site.url("/private/1.html"), "robots")]
+        report = cli(tmp_path, "failures")
+        assert "refused by policy, not retried" in report.stdout, report.stdout
 
         # The policy changes (robots.txt no longer respected): the URL is due again.
         changed = cli(
