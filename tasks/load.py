@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 from newsledger.tasks.errors import (
     BinaryInputError,
@@ -122,7 +123,17 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     identities: dict[str, Path] = {}
 
     def add(path: Path, root: Path, explicit: bool, resolved: Path | None = None) -> None:
-        resolved = resolved or path.resolve()
+        try:
+            resolved = resolved or path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link
+            error = InputError(
+                f"{path}: cannot resolve ({getattr(exc, 'strerror', None) or exc})",
+                code="unresolvable_path",
+            )
+            discovery.failures.append(
+                FailedInput(str(path), error.stage, error.code, error.message)
+            )
+            return
         if resolved in seen:
             return
         seen.add(resolved)
@@ -321,14 +332,32 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
             + ", ".join(sorted(SUPPORTED_SUFFIXES))
         )
     try:
-        stat = path.stat()  # before reading: a write after it changes the signature
-        size = stat.st_size
-        if size > max_bytes:
+        # Only regular files are read: a FIFO, device or socket (or a symlink to one, like
+        # /dev/zero) would block or never end. O_NONBLOCK keeps the open itself from blocking
+        # on a FIFO swapped in after a check; fstat then decides on what was opened.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            stat = os.fstat(descriptor)  # before reading: a write after it changes the signature
+            if not S_ISREG(stat.st_mode):
+                raise InputError(
+                    f"{path}: not a regular file (a FIFO, device or socket); not read",
+                    code="not_regular_file",
+                )
+            size = stat.st_size
+            if size > max_bytes:
+                raise OversizedInputError(
+                    f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
+                    "(NEWSLEDGER_MAX_FILE_BYTES)"
+                )
+            os.set_blocking(descriptor, True)
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                raw = handle.read(max_bytes + 1)  # bounded even if the size stat gave lies
+        finally:
+            os.close(descriptor)
+        if len(raw) > max_bytes:
             raise OversizedInputError(
-                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
-                "(NEWSLEDGER_MAX_FILE_BYTES)"
+                f"{path}: more than {max_bytes:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
             )
-        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", code="unreadable") from exc
     if path.name.lower().endswith(".gz"):
