@@ -124,7 +124,7 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
 
     def add(path: Path, root: Path, explicit: bool, resolved: Path | None = None) -> None:
         try:
-            resolved = resolved or path.resolve(strict=True)
+            resolved = resolved or path.resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link
             error = InputError(
                 f"{path}: cannot resolve ({getattr(exc, 'strerror', None) or exc})",
