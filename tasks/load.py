@@ -123,6 +123,16 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     identities: dict[str, Path] = {}
 
     def add(path: Path, root: Path, explicit: bool, resolved: Path | None = None) -> None:
+        if printable_path(str(path)) != str(path):
+            # Not valid UTF-8: the name could not be stored in a VARCHAR (nor shown); record it
+            # with its bytes escaped (\xe9) instead of letting it crash the run.
+            name = printable_path(str(path))
+            error = InputError(
+                f"{name}: the file name is not valid UTF-8; rename the file to read it",
+                code="undecodable_name",
+            )
+            discovery.failures.append(FailedInput(name, error.stage, error.code, error.message))
+            return
         try:
             resolved = resolved or path.resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link
@@ -175,7 +185,13 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     return discovery
 
 
+def printable_path(name: str) -> str:
+    """``name`` with undecodable bytes of a file name (surrogate escapes) as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _missing(argument: str, why: str) -> FailedInput:
+    argument = printable_path(argument)
     error = MissingInputError(f"{argument}: {why}")
     return FailedInput(argument, error.stage, error.code, error.message)
 

@@ -36,3 +36,23 @@ def test_fifos_devices_and_symlink_loops_are_recorded_failures(tmp_path: Path) -
     assert codes["zero.html"] == "not_regular_file"
     assert codes["random.html"] == "not_regular_file"
     assert codes["loop.html"] == "unresolvable_path"
+
+
+def test_a_file_name_that_is_not_utf8_is_a_recorded_failure(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.html").write_text(STORY)
+    bad = os.fsencode(folder) + b"/caf\xe9.html"
+    with open(bad, "w") as handle:
+        handle.write(STORY.replace("Monday", "Tuesday"))
+    db = tmp_path / "ledger.duckdb"
+    for argument in (str(folder), os.fsdecode(bad)):
+        result = newsledger("--db", str(db), "ingest", argument, cwd=tmp_path, env=clean_env())
+        assert result.returncode in (0, 1), result.stderr
+    with duckdb.connect(str(db), read_only=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM revisions").fetchone()
+        failures = conn.execute("SELECT input, error FROM failures").fetchall()
+    assert stored == (1,)
+    assert {(Path(name).name, code) for name, code in failures} == {
+        ("caf\\xe9.html", "undecodable_name")
+    }
