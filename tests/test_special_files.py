@@ -56,3 +56,22 @@ def test_a_file_name_that_is_not_utf8_is_a_recorded_failure(tmp_path: Path) -> N
     assert {(Path(name).name, code) for name, code in failures} == {
         ("caf\\xe9.html", "undecodable_name")
     }
+
+
+def test_a_page_whose_extraction_is_nearly_empty_is_a_recorded_failure(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.html").write_text(STORY)
+    (folder / "nested.html").write_text(
+        "<html><body><article><p>Hello there</p></article></body></html>"
+    )
+    db = tmp_path / "ledger.duckdb"
+    result = newsledger("--db", str(db), "ingest", str(folder), cwd=tmp_path, env=clean_env())
+    assert result.returncode in (0, 1), result.stderr
+    with duckdb.connect(str(db), read_only=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM revisions").fetchone()
+        failures = conn.execute("SELECT input, error FROM failures").fetchall()
+    assert stored == (1,)
+    assert [(Path(name).name, code) for name, code in failures] == [
+        ("nested.html", "empty_extraction")
+    ]
