@@ -537,6 +537,9 @@ def sql_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the result to this file")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file (never the ledger)")
+    ] = False,
 ) -> None:
     """Run a read-only SQL query against the ledger (no writes, no access to other files)."""
     from newsledger.tasks.query import QueryError, export_query, run_sql
@@ -550,7 +553,7 @@ def sql_command(
                     "needs --format parquet, csv or json"
                 )
                 raise typer.Exit(2)
-            count = export_query(settings, query, output, output_format.value)
+            count = export_query(settings, query, output, output_format.value, force)
             err.print(f"wrote {count} rows to {output}", highlight=False)
             return
         names, rows = run_sql(settings, query)
@@ -820,6 +823,9 @@ def export(
     table: Annotated[
         str | None, typer.Option(help="A table or view to export (default: latest_revisions)")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file (never the ledger)")
+    ] = False,
 ) -> None:
     """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools."""
     from newsledger.tasks.query import QueryError, export_query, table_query
@@ -830,7 +836,7 @@ def export(
         raise typer.Exit(2)
     try:
         statement = query or table_query(settings, table or "latest_revisions")
-        count = export_query(settings, statement, output, output_format.value)
+        count = export_query(settings, statement, output, output_format.value, force)
     except QueryError as error:
         err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -63,6 +63,12 @@ class CleanedDocument:
         return "\n\n".join(block.text for block in self.blocks)
 
 
+# An extraction with fewer letters/digits than this (a page of a million nested divs came out
+# as an 11-character "story") is a recorded failure, not a stored story. The shortest real
+# story in the fixtures is far longer; a headline-only brief still passes.
+MIN_BODY_LETTERS = 20
+
+
 def normalize_block(text: str) -> str:
     """NFC, every run of white space folded to one space, trimmed."""
     return WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
@@ -255,6 +261,13 @@ def clean_html_document(
     blocks = _blocks_from_body(document.body, document.title)
     if not blocks:
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
+    letters = sum(character.isalnum() for block in blocks for character in block.text)
+    if letters < MIN_BODY_LETTERS:
+        raise ExtractionError(
+            f"{name}: the extracted body has only {letters} letters or digits (fewer than "
+            f"{MIN_BODY_LETTERS}); not stored as a story",
+            code="empty_extraction",
+        )
     page: dict[str, Any] = {
         "title": document.title,
         "author": document.author,

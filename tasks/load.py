@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 from newsledger.tasks.errors import (
     BinaryInputError,
@@ -122,7 +123,27 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     identities: dict[str, Path] = {}
 
     def add(path: Path, root: Path, explicit: bool, resolved: Path | None = None) -> None:
-        resolved = resolved or path.resolve()
+        if printable_path(str(path)) != str(path):
+            # Not valid UTF-8: the name could not be stored in a VARCHAR (nor shown); record it
+            # with its bytes escaped (\xe9) instead of letting it crash the run.
+            name = printable_path(str(path))
+            error = InputError(
+                f"{name}: the file name is not valid UTF-8; rename the file to read it",
+                code="undecodable_name",
+            )
+            discovery.failures.append(FailedInput(name, error.stage, error.code, error.message))
+            return
+        try:
+            resolved = resolved or path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link
+            error = InputError(
+                f"{path}: cannot resolve ({getattr(exc, 'strerror', None) or exc})",
+                code="unresolvable_path",
+            )
+            discovery.failures.append(
+                FailedInput(str(path), error.stage, error.code, error.message)
+            )
+            return
         if resolved in seen:
             return
         seen.add(resolved)
@@ -164,7 +185,13 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
     return discovery
 
 
+def printable_path(name: str) -> str:
+    """``name`` with undecodable bytes of a file name (surrogate escapes) as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _missing(argument: str, why: str) -> FailedInput:
+    argument = printable_path(argument)
     error = MissingInputError(f"{argument}: {why}")
     return FailedInput(argument, error.stage, error.code, error.message)
 
@@ -321,14 +348,32 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
             + ", ".join(sorted(SUPPORTED_SUFFIXES))
         )
     try:
-        stat = path.stat()  # before reading: a write after it changes the signature
-        size = stat.st_size
-        if size > max_bytes:
+        # Only regular files are read: a FIFO, device or socket (or a symlink to one, like
+        # /dev/zero) would block or never end. O_NONBLOCK keeps the open itself from blocking
+        # on a FIFO swapped in after a check; fstat then decides on what was opened.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            stat = os.fstat(descriptor)  # before reading: a write after it changes the signature
+            if not S_ISREG(stat.st_mode):
+                raise InputError(
+                    f"{path}: not a regular file (a FIFO, device or socket); not read",
+                    code="not_regular_file",
+                )
+            size = stat.st_size
+            if size > max_bytes:
+                raise OversizedInputError(
+                    f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
+                    "(NEWSLEDGER_MAX_FILE_BYTES)"
+                )
+            os.set_blocking(descriptor, True)
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                raw = handle.read(max_bytes + 1)  # bounded even if the size stat gave lies
+        finally:
+            os.close(descriptor)
+        if len(raw) > max_bytes:
             raise OversizedInputError(
-                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
-                "(NEWSLEDGER_MAX_FILE_BYTES)"
+                f"{path}: more than {max_bytes:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
             )
-        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", code="unreadable") from exc
     if path.name.lower().endswith(".gz"):

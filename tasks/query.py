@@ -109,11 +109,39 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def export_query(settings: Settings, query: str, output: Path, file_format: FileFormat) -> int:
-    """Write the result of a user's query to ``output``; returns the number of rows."""
-    output = output.expanduser()
+def _is_ledger_file(output: Path, settings: Settings) -> bool:
+    """Whether ``output`` is the ledger or one of its side files (by path, symlink or hard
+    link: compared by device and inode, then by resolved path)."""
+    ledger = settings.db.expanduser()
+    for candidate in (ledger, ledger.with_name(ledger.name + ".wal")):
+        try:
+            if os.path.samefile(output, candidate):
+                return True
+        except OSError:
+            pass
+        if output.resolve() == candidate.resolve():
+            return True
+    return False
+
+
+def check_output(settings: Settings, output: Path, force: bool) -> None:
+    """Refuse an ``--output`` that is the ledger (always), a folder, or an existing file
+    (unless ``force``)."""
+    if _is_ledger_file(output, settings):
+        raise QueryError(f"--output {output} is the ledger itself; refusing to write over it")
     if output.is_dir():
         raise QueryError(f"--output {output} is a folder; give a file name")
+    if (output.exists() or output.is_symlink()) and not force:
+        raise QueryError(f"--output {output} already exists; pass --force to replace it")
+
+
+def export_query(
+    settings: Settings, query: str, output: Path, file_format: FileFormat, force: bool = False
+) -> int:
+    """Write the result of a user's query to ``output`` (through a temporary file in the same
+    folder, renamed only on success); returns the number of rows."""
+    output = output.expanduser()
+    check_output(settings, output, force)
     output.parent.mkdir(parents=True, exist_ok=True)
     with _reader(settings) as conn:
         try:
@@ -133,6 +161,7 @@ def export_query(settings: Settings, query: str, output: Path, file_format: File
                     f"COPY (SELECT * FROM user_result) TO {_quote(temporary)} "
                     f"({_copy_options(file_format)})"
                 ).fetchone()
+            check_output(settings, output, force)  # again: the query may have taken a while
             os.replace(temporary, output)
         except duckdb.Error as error:
             raise QueryError(explain_sql_error(error, settings)) from None

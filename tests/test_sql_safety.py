@@ -5,6 +5,9 @@ appears anywhere, and a runaway query is stopped."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,48 @@ def test_parquet_output_goes_through_the_same_lock(ledger: Path, tmp_path: Path)
         )
         assert result.exit_code == 2 and message in result.output, statement
     assert list(tmp_path.iterdir()) == []
+
+
+def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsledger.flows.cli", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "shim")},
+    )
+
+
+def test_output_never_replaces_the_ledger_or_an_existing_file(ledger: Path, tmp_path: Path) -> None:
+    before = sha256(ledger)
+    symlink = tmp_path / "link.duckdb"
+    symlink.symlink_to(ledger)
+    hardlink = tmp_path / "hard.duckdb"
+    os.link(ledger, hardlink)
+    for target in (ledger, symlink, hardlink, tmp_path / ".." / tmp_path.name / "hard.duckdb"):
+        for extra in ((), ("--force",)):
+            result = _cli(
+                "--db",
+                str(ledger),
+                "sql",
+                "select 1",
+                "--format",
+                "parquet",
+                "--output",
+                str(target),
+                *extra,
+            )
+            assert result.returncode == 2, (target, extra, result.stderr)
+            assert "is the ledger itself" in result.stderr
+        result = _cli("--db", str(ledger), "export", "--output", str(target), "--force")
+        assert result.returncode == 2 and "is the ledger itself" in result.stderr
+    assert sha256(ledger) == before
+    existing = tmp_path / "old.csv"
+    existing.write_text("keep me\n")
+    command = ("--db", str(ledger), "sql", "select 42 AS n", "-f", "csv", "-o", str(existing))
+    result = _cli(*command)
+    assert result.returncode == 2 and "already exists; pass --force" in result.stderr
+    assert existing.read_text() == "keep me\n"
+    result = _cli(*command, "--force")
+    assert result.returncode == 0, result.stderr
+    assert existing.read_text().split() == ["n", "42"]
