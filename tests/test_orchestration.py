@@ -653,3 +653,58 @@ def test_ctrl_c_on_serve_ends_in_flight_runs(
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+WRITER = """
+import sys, time
+from newsledger.tasks.prefect_tasks import ledger_write
+from newsledger.tasks.settings import Settings
+with ledger_write(Settings()):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[1]))
+print("wrote", flush=True)
+"""
+
+
+def test_a_killed_writer_does_not_hold_the_write_slot(
+    prefect_server: Server, tmp_path: Path
+) -> None:
+    """kill -9 of a writer holding the slot (leased for 600 s): the next writer gets the slot
+    while the dead one's lease is still unexpired."""
+    limit_name = "newsledger-killed-writer-test"
+    env = clean_env(
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        NEWSLEDGER_DB=str(tmp_path / "ledger.duckdb"),
+        NEWSLEDGER_WRITE_LIMIT=limit_name,
+        NEWSLEDGER_WRITE_LEASE_SECONDS="600",
+        NEWSLEDGER_WRITE_SLOT_TIMEOUT_SECONDS="300",
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WRITER, "600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with client(prefect_server) as c:
+            assert c.read_global_concurrency_limit_by_name(limit_name).active_slots == 1
+        holder.kill()
+        holder.wait()
+        second = subprocess.run(
+            [sys.executable, "-c", WRITER, "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=200,
+        )
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.split() == ["holding", "wrote"]
+        with client(prefect_server) as c:
+            assert c.read_global_concurrency_limit_by_name(limit_name).active_slots == 0
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
