@@ -119,8 +119,15 @@ def serve_all(path: Path, *, poll_seconds: float, limit: int) -> None:
     """Serve every deployment of ``path`` until interrupted, looking for runs to start every
     ``poll_seconds`` (Prefect's default of 10 s would add up to 10 s to every triggered run) and
     running at most ``limit`` at once (more wait their turn: each run is a process)."""
+    import os
+    import signal
+
     from prefect import serve
 
+    # Prefect's runner stops gracefully on SIGTERM (in-flight runs cancelled, their processes
+    # stopped) but lets Ctrl+C (SIGINT) unwind without it, leaving runs RUNNING for ever: route
+    # SIGINT to the same graceful stop.
+    signal.signal(signal.SIGINT, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     serve(*build_deployments(path), query_seconds=poll_seconds, limit=limit)
 
 

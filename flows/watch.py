@@ -13,8 +13,8 @@ from prefect import flow
     name="watch-article",
     description="Raise a revised story's watch factor so it is revisited sooner.",
 )
-def watch_article(
-    article_id: str, revision: int | None = None, db: str | None = None
-) -> dict[str, Any]:
-    settings = Settings(db=db) if db else Settings()
+def watch_article(article_id: str, revision: int | None = None) -> dict[str, Any]:
+    # The ledger is the worker's own (NEWSLEDGER_DB), never a parameter: an event's payload
+    # templates the parameters, and must not choose which file a worker writes.
+    settings = Settings()
     return report_watch(watch_article_task(settings, article_id, revision))

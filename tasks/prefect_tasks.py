@@ -21,8 +21,12 @@ Three things happen here and nowhere else:
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from newsledger.tasks import pipeline, store, web
@@ -39,6 +43,8 @@ from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 from prefect.settings import get_current_settings
+
+logger = logging.getLogger(__name__)
 
 # --- one writer at a time -----------------------------------------------------------------------
 
@@ -79,6 +85,58 @@ def ledger_write(settings: Settings) -> Iterator[None]:
     if name not in _limits_ready:
         ensure_write_limit(name)
         _limits_ready.add(name)
+    with _writer_lock(settings):
+        # Every writer holds this lock through its slot, and the OS drops the lock of a dead
+        # process: holding it, any taken slot belongs to a writer that died (kill -9) and would
+        # block everyone until its lease (min 60 s on the server) ran out. Free it now.
+        _free_stale_slot(name)
+        with _write_slot(settings, name):
+            yield
+
+
+def _writer_lock_path(settings: Settings) -> Path:
+    db = settings.db.expanduser().resolve()
+    return db.with_name(db.name + ".writer.lock")
+
+
+@contextmanager
+def _writer_lock(settings: Settings) -> Iterator[None]:
+    """An OS file lock (flock) next to the ledger, waited for up to the slot timeout."""
+    path = _writer_lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + settings.write_slot_timeout_seconds
+    with path.open("a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ConcurrencySlotAcquisitionError(
+                        f"another writer held {path} for {settings.write_slot_timeout_seconds} s"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _free_stale_slot(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(name)
+        if limit.active_slots:
+            logger.warning("write slot %s held by a dead writer: freed", name)
+            client.update_global_concurrency_limit(
+                name, GlobalConcurrencyLimitUpdate(active_slots=0)
+            )
+
+
+@contextmanager
+def _write_slot(settings: Settings, name: str) -> Iterator[None]:
     try:
         with concurrency(
             name,

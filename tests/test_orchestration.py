@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -534,3 +535,176 @@ def test_serve_builds_the_same_deployments_as_prefect_yaml() -> None:
         assert [(t.expect, t.parameters) for t in deployment.triggers] == [  # type: ignore[union-attr]
             (set(t["expect"]), t["parameters"]) for t in spec.get("triggers", [])
         ]
+
+
+def test_an_event_cannot_choose_the_ledger(
+    served: Served, site: FixtureSite, tmp_path: Path
+) -> None:
+    """watch-article writes the served ledger (NEWSLEDGER_DB of serve), whatever file a
+    newsledger.article.revised event's payload names."""
+    from newsledger.flows.serve import send_events
+    from newsledger.tasks.events import ARTICLE_REVISED, EventSpec, article_resource
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    site.set_page("/news/ledger.html", story("Ledger choice", 1))
+    url = site.url("/news/ledger.html")
+    submit(served, url)
+    article_id, _ = wait_for(lambda: latest(served, url), f"{url} in the ledger", log=served.log)
+    other = tmp_path / "chosen-by-the-event.duckdb"
+    event = EventSpec(
+        ARTICLE_REVISED,
+        article_resource(article_id),
+        {"article_id": article_id, "revision": 2, "ledger": str(other)},
+    )
+    with temporary_settings(updates={PREFECT_API_URL: served.server.api_url}):
+        send_events([event])
+
+    def watched() -> float | None:
+        rows = served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url})
+        return rows[0][0] if rows and rows[0][0] > 1.0 else None
+
+    assert wait_for(watched, "watch-article on the served ledger", log=served.log) == 2.0
+    assert not other.exists()
+
+
+def session_processes(session_id: int) -> list[str]:
+    """``pid command`` of every live process of a session (from ps)."""
+    out = subprocess.run(
+        ["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
+    return [
+        f"{r[0]} {r[3] if len(r) > 3 else ''}"
+        for r in rows
+        if int(r[1]) == session_id and not r[2].startswith("Z")
+    ]
+
+
+def test_ctrl_c_on_serve_ends_in_flight_runs(
+    prefect_server: Server, site: FixtureSite, tmp_path: Path
+) -> None:
+    """SIGINT to serve's process group (Ctrl+C in a terminal) while a run fetches a slow page:
+    the run ends in a final state and no process of serve's session survives."""
+    import yaml
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    spec = next(
+        d
+        for d in yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())["deployments"]
+        if d["name"] == "ingest-urls"
+    )
+    spec = {**spec, "name": "ingest-urls-ctrl-c", "triggers": [], "schedules": []}
+    config = tmp_path / "prefect.yaml"
+    config.write_text(yaml.safe_dump({"deployments": [spec]}))
+    env = clean_env(
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        NEWSLEDGER_PREFECT_HOME=str(tmp_path / "prefect-home"),
+        NEWSLEDGER_DB=str(tmp_path / "ledger.duckdb"),
+        NEWSLEDGER_ALLOWED_HOSTS="127.0.0.1",
+        NEWSLEDGER_PER_HOST_DELAY_SECONDS="0",
+    )
+    site.set_page("/news/slow.html", story("Slow", 1), delay_seconds=15)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsledger.flows.cli", "serve", "--config", str(config)],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(
+            lambda: "Your deployments are being served" in log.read_text(errors="replace"),
+            "serve to start",
+            log=log,
+        )
+        with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
+            run = run_deployment(
+                "ingest-urls/ingest-urls-ctrl-c",
+                parameters={"urls": [site.url("/news/slow.html")]},
+                timeout=0,
+            )
+        wait_for(
+            lambda: site.count("/news/slow.html") > 0, "the run to fetch the slow page", log=log
+        )
+        assert any("prefect.engine" in p for p in session_processes(process.pid))
+
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl+C in serve's terminal does
+
+        def final() -> Any:
+            with client(prefect_server) as c:
+                state = c.read_flow_run(run.id).state
+            return state if state is not None and state.is_final() else None
+
+        state = wait_for(final, "the in-flight run to reach a final state", log=log)
+        assert state.type in {StateType.CANCELLED, StateType.CRASHED}
+        wait_for(lambda: process.poll() is not None, "serve to exit", log=log)
+        wait_for(
+            lambda: not session_processes(process.pid) or None,
+            "every process of serve's session to end",
+            log=log,
+        )
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+WRITER = """
+import sys, time
+from newsledger.tasks.prefect_tasks import ledger_write
+from newsledger.tasks.settings import Settings
+with ledger_write(Settings()):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[1]))
+print("wrote", flush=True)
+"""
+
+
+def test_a_killed_writer_does_not_hold_the_write_slot(
+    prefect_server: Server, tmp_path: Path
+) -> None:
+    """kill -9 of a writer holding the slot (leased for 600 s): the next writer gets the slot
+    while the dead one's lease is still unexpired."""
+    limit_name = "newsledger-killed-writer-test"
+    env = clean_env(
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        NEWSLEDGER_DB=str(tmp_path / "ledger.duckdb"),
+        NEWSLEDGER_WRITE_LIMIT=limit_name,
+        NEWSLEDGER_WRITE_LEASE_SECONDS="600",
+        NEWSLEDGER_WRITE_SLOT_TIMEOUT_SECONDS="300",
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WRITER, "600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with client(prefect_server) as c:
+            assert c.read_global_concurrency_limit_by_name(limit_name).active_slots == 1
+        holder.kill()
+        holder.wait()
+        second = subprocess.run(
+            [sys.executable, "-c", WRITER, "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=200,
+        )
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.split() == ["holding", "wrote"]
+        with client(prefect_server) as c:
+            assert c.read_global_concurrency_limit_by_name(limit_name).active_slots == 0
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()

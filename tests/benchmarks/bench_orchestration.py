@@ -26,8 +26,10 @@ started by `serve` → flow run finished).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -133,6 +135,7 @@ def main() -> None:
                     env=env,
                     stdout=(work / "server.log").open("wb"),
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             )
 
@@ -170,6 +173,7 @@ def main() -> None:
                 cwd=REPO_ROOT,
                 stdout=serve_log.open("wb"),
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
         wait(
@@ -207,13 +211,42 @@ def main() -> None:
         )
         breakdown(api_url)
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        survivors = [line for process in reversed(processes) for line in stop_session(process)]
         shutil.rmtree(work, ignore_errors=True)
+        if survivors:
+            raise SystemExit("processes outlived the benchmark:\n" + "\n".join(survivors))
+
+
+def session_processes(session_id: int) -> list[str]:
+    """``pid command`` of every live (non-zombie) process of a session, from ps."""
+    out = subprocess.run(
+        ["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
+    return [
+        f"{r[0]} {r[3] if len(r) > 3 else ''}"
+        for r in rows
+        if int(r[1]) == session_id and not r[2].startswith("Z")
+    ]
+
+
+def stop_session(process: subprocess.Popen[bytes], grace: float = 60.0) -> list[str]:
+    """Stop a process started with ``start_new_session=True`` and everything it started: SIGTERM
+    (serve's graceful stop cancels its runs, ~30 s), then SIGKILL to the whole session's group
+    (flow-run children included). Returns whatever still lives in the session (should be [])."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for line in session_processes(process.pid):  # a child that left the group, not the session
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while session_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return session_processes(process.pid)
 
 
 def breakdown(api_url: str) -> None:
