@@ -73,7 +73,10 @@ STANDARD_ROUTES: dict[str, str] = {
     "/redirect/private": "302 to http://10.0.0.1/admin",
 }
 
-OK_HTML = b"<html><head><title>OK</title></head><body><p>Hello, world.</p></body></html>"
+OK_HTML = (
+    b"<html><head><title>OK</title></head><body>"
+    b"<p>Hello, world: a short fixture story, long enough to be kept.</p></body></html>"
+)
 FEED_XML = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Fixture</title>'
     b"<item><title>One</title><link>http://example.com/1</link><guid>1</guid></item>"
