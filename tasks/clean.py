@@ -231,9 +231,8 @@ def clean_html_document(
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
     import trafilatura
-    from trafilatura.settings import Document
-
     from newsledger.tasks.structured import extract_structured
+    from trafilatura.settings import Document
 
     tree = trafilatura.load_html(decode_html(raw, charset))
     if tree is None:

@@ -258,14 +258,17 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
     modified = parse_date(header.get("modified") or page.get("modified"))
     stated: dict[str, str] = {}
     if structured is not None and not header:
-        if structured.published is not None:
-            published = structured.published.date()
-            if structured.published.tzinfo is not None:
+        # htmldate's day stays (measured: better on the dev corpus); the page's own date-time
+        # is kept, with its offset, when it agrees on the day or htmldate found none.
+        stated_day = structured.published.date() if structured.published else None
+        if stated_day is not None and published in (None, stated_day):
+            published = stated_day
+            if structured.published is not None and structured.published.tzinfo is not None:
                 stated["published_at_iso"] = structured.published.isoformat()
         if structured.modified is not None:
             if structured.modified.tzinfo is not None:
                 stated["modified_at_iso"] = structured.modified.isoformat()
-            if structured.modified != structured.published:
+            if modified is None and structured.modified != structured.published:
                 modified = structured.modified.date()
     if modified is not None and modified == published and not header.get("modified"):
         modified = None  # the page states no update; htmldate fell back to the original date

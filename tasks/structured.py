@@ -27,7 +27,8 @@ ARTICLE_TYPES = {
 }
 ORGANISATION_TYPES = {"organization", "newsmediaorganization", "corporation", "organisation"}
 PREFIXES = re.compile(
-    r"^\s*(?:(?:written|reported|reporting|words|text|story|photos?)\s+)?"
+    r"^\s*(?:(?:view|see|more)\s+(?:all\s+)?(?:posts|articles|stories)\s+)?"
+    r"(?:(?:written|reported|reporting|words|text|story|photos?)\s+)?"
     r"(?:by|von|par|por|di|door|av|af|autor(?:in)?|author|text|texto|napsal[a]?)\s*[:\-]?\s+",
     re.I,
 )
@@ -106,6 +107,8 @@ def clean_author(name: str) -> str | None:
     name = re.sub(r"\(.*?\)", "", name)
     name = PREFIXES.sub("", " ".join(name.split()))
     name = SUFFIXES.sub("", name).strip(" .,:;-–—|")
+    if name.startswith("@"):  # a social-media handle, not a name
+        return None
     if not name or not re.search(r"[^\W\d_]", name) or len(name.split()) > 6:
         return None
     return name
