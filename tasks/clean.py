@@ -23,7 +23,7 @@ from newsledger.tasks.models import SourceDocument
 
 # Bump when the output of clean/metadata changes for the same input: stored raw pages are
 # then re-extracted instead of skipped, and each revision records the version that made it.
-EXTRACTOR_REVISION = 1
+EXTRACTOR_REVISION = 2
 
 BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
 
@@ -237,6 +237,7 @@ def clean_html_document(
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
     import trafilatura
+    from newsledger.tasks.structured import extract_structured
     from trafilatura.settings import Document
 
     tree = trafilatura.load_html(decode_html(raw, charset))
@@ -282,6 +283,7 @@ def clean_html_document(
         "html_lang": language,
         "image": document.image,
         "pagetype": document.pagetype,
+        "structured": extract_structured(tree),
     }
     return CleanedDocument(tuple(blocks), page=page)
 

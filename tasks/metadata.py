@@ -14,6 +14,7 @@ from typing import Any
 
 from newsledger.tasks.clean import CleanedDocument
 from newsledger.tasks.models import ArticleContent, SourceDocument
+from newsledger.tasks.structured import StructuredData, author_list, choose_title
 
 BYLINE_PREFIX = re.compile(r"^\s*(?:(?:written|reported|reporting|words)\s+)?by\s+", re.I)
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*", re.I)
@@ -218,6 +219,7 @@ def parse_date(value: str | None) -> date | None:
 def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleContent:
     """Build the stored description of an article from its cleaned blocks and source fields."""
     header, page = cleaned.header, cleaned.page
+    structured: StructuredData | None = page.get("structured")
     paragraphs = [b.text for b in cleaned.blocks if b.kind != "heading"]
     headings = [b.text for b in cleaned.blocks if b.kind == "heading"]
 
@@ -228,8 +230,16 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
     elif "byline" in header:
         authors, byline_outlet = split_byline(header["byline"])
         outlet = outlet or byline_outlet
+    elif structured is not None and structured.authors:
+        authors = list(structured.authors)
     elif page.get("author"):
-        authors = split_authors(str(page["author"]))
+        outlets = {str(page.get("sitename") or "")}
+        if structured is not None:
+            outlets |= {o for o in (structured.outlet, structured.site_name) if o}
+            outlets |= set(structured.organisations)
+        authors = author_list([str(page["author"])], outlets)
+    if structured is not None:
+        outlet = outlet or structured.outlet
     outlet = outlet or page.get("sitename") or None
 
     dateline: str | None = None
@@ -239,20 +249,43 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
         sentences = split_sentences(first_body)
         lede = sentences[0] if sentences else None
 
-    title = header.get("title") or page.get("title") or None
+    title = header.get("title") or None
+    if title is None and structured is not None:
+        title = choose_title(structured, page.get("title"))
+    title = title or page.get("title") or None
     text = cleaned.text
     published = parse_date(header.get("published") or header.get("date") or page.get("published"))
     modified = parse_date(header.get("modified") or page.get("modified"))
+    stated: dict[str, str] = {}
+    if structured is not None and not header:
+        # htmldate's day stays (measured: better on the dev corpus); the page's own date-time
+        # is kept, with its offset, when it agrees on the day or htmldate found none.
+        stated_day = structured.published.date() if structured.published else None
+        if stated_day is not None and published in (None, stated_day):
+            published = stated_day
+            if structured.published is not None and structured.published.tzinfo is not None:
+                stated["published_at_iso"] = structured.published.isoformat()
+        if structured.modified is not None:
+            if structured.modified.tzinfo is not None:
+                stated["modified_at_iso"] = structured.modified.isoformat()
+            if modified is None and structured.modified != structured.published:
+                modified = structured.modified.date()
     if modified is not None and modified == published and not header.get("modified"):
         modified = None  # the page states no update; htmldate fell back to the original date
     canonical = header.get("url") or page.get("url") or document.url
+    if structured is not None and not header.get("url") and structured.canonical_url:
+        canonical = (
+            structured.canonical_url if structured.canonical_url.startswith("http") else canonical
+        )
     if canonical:
         from newsledger.tasks.urls import normalize_url
 
         canonical = normalize_url(canonical) or canonical
     language = header.get("language") or detect_language(text, page.get("html_lang"))
 
-    extra: dict[str, Any] = {"source_kind": document.kind}
+    extra: dict[str, Any] = {"source_kind": document.kind, **stated}
+    if structured is not None and structured.section:
+        extra["section"] = structured.section
     if header:
         extra["header"] = header
     for key in ("description", "sitename", "hostname", "categories", "tags", "image", "pagetype"):

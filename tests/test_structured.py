@@ -1,0 +1,89 @@
+"""Structured data first: JSON-LD / meta tags, titles without site names, clean author lists."""
+
+from __future__ import annotations
+
+import trafilatura
+from newsledger.tasks.clean import clean_html_document
+from newsledger.tasks.metadata import describe
+from newsledger.tasks.models import SourceDocument
+from newsledger.tasks.structured import extract_structured, split_names, strip_site_name
+
+BODY = "<p>" + " ".join(["The council met on Tuesday to debate the new budget plan."] * 12) + "</p>"
+
+
+def page(head: str) -> bytes:
+    return f"<html><head>{head}</head><body><article>{BODY}</article></body></html>".encode()
+
+
+def tree(head: str):  # type: ignore[no-untyped-def]
+    return trafilatura.load_html(page(head).decode())
+
+
+GRAPH = """<title>Budget passes - National | Globalnews.ca</title>
+<meta property="og:site_name" content="Globalnews.ca">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+ {"@type":"WebSite","name":"Globalnews.ca"},
+ {"@type":"NewsArticle","headline":"Budget passes","datePublished":"2024-05-01T10:15:00+02:00",
+  "dateModified":"2024-05-02T08:00:00Z",
+  "author":[{"@type":"Person","name":"By Jane Roe"},{"@type":"Organization","name":"Global News"},
+            {"@type":"Person","name":"Art Edwards says"}],
+  "publisher":{"@type":"Organization","name":"Global News"},"articleSection":"Politics"}]}
+</script>"""
+
+
+def test_graph_headline_persons_only_and_offsets() -> None:
+    data = extract_structured(tree(GRAPH))
+    assert data.headline == "Budget passes"
+    assert data.authors == ("Jane Roe", "Art Edwards")
+    assert data.outlet == "Global News"
+    assert data.published is not None and data.published.isoformat() == "2024-05-01T10:15:00+02:00"
+    assert data.section == "Politics"
+
+
+def test_describe_uses_structured_data() -> None:
+    document = SourceDocument(
+        kind="html", source="p.html", raw=page(GRAPH), identity="p.html", raw_hash="x"
+    )
+    article = describe(document, clean_html_document(page(GRAPH)))
+    assert article.title == "Budget passes"
+    assert article.authors == ("Jane Roe", "Art Edwards")
+    assert "Global News" not in article.authors
+    assert article.metadata["published_at_iso"] == "2024-05-01T10:15:00+02:00"
+    assert article.metadata["modified_at_iso"] == "2024-05-02T08:00:00+00:00"
+    assert str(article.published_at) == "2024-05-01"
+
+
+def test_array_and_malformed_json_ld_never_fail() -> None:
+    head = """<script type="application/ld+json">{"@type": "NewsArticle", broken</script>
+<script type="application/ld+json">[{"@type":"BreadcrumbList"},
+ {"@type":["ReportageNewsArticle"],"headline":"Flood warning","author":"Autor Monika Bolliger"}]
+</script>"""
+    data = extract_structured(tree(head))
+    assert data.headline == "Flood warning"
+    assert data.authors == ("Monika Bolliger",)
+
+
+def test_meta_author_when_no_json_ld_and_outlet_dropped() -> None:
+    head = """<meta property="og:site_name" content="Deutsche Welle">
+<meta name="author" content="Deutsche Welle, Anna Schmidt und Paul Weber">"""
+    assert extract_structured(tree(head)).authors == ("Anna Schmidt", "Paul Weber")
+
+
+def test_site_name_prefix_and_suffix_in_several_languages() -> None:
+    assert strip_site_name("Vláda schválila rozpočet - Seznam Zprávy", ["Seznam Zprávy"]) == (
+        "Vláda schválila rozpočet"
+    )
+    assert (
+        strip_site_name("Le Monde | Le budget est adopté", ["Le Monde"]) == "Le budget est adopté"
+    )
+    assert strip_site_name("Budget passes - National | Globalnews.ca", ["Globalnews.ca"]) == (
+        "Budget passes - National"
+    )
+    assert strip_site_name("Rivers rise: what next", ["Daily Planet"]) == "Rivers rise: what next"
+
+
+def test_author_lists_in_usual_forms() -> None:
+    assert split_names("By Tal Shalev and Dana Karni") == ["Tal Shalev", "Dana Karni"]
+    assert split_names("Von Anna Schmidt und Paul Weber") == ["Anna Schmidt", "Paul Weber"]
+    assert split_names("Par Jean Dupont et Marie Curie") == ["Jean Dupont", "Marie Curie"]
+    assert split_names("Jane Roe (jane@example.com), John Doe") == ["Jane Roe", "John Doe"]
