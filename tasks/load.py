@@ -171,7 +171,9 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
                     discovery.skipped.append(found)
                 else:
                     add(found, path, explicit=False, resolved=resolved)
-        elif path.is_file():
+        elif path.is_file() or (os.path.lexists(path) and not path.is_dir()):
+            # A FIFO, device or symlink loop named on the command line is there: it gets its
+            # own reason when resolved or read, not "no such file".
             add(path, path.parent, explicit=True)
         elif GLOB_CHARACTERS.search(argument):
             matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))

@@ -38,6 +38,24 @@ def test_fifos_devices_and_symlink_loops_are_recorded_failures(tmp_path: Path) -
     assert codes["loop.html"] == "unresolvable_path"
 
 
+def test_special_files_named_on_the_command_line_get_their_own_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.html").write_text(STORY)
+    os.mkfifo(folder / "x.html")
+    (folder / "loop.html").symlink_to(folder / "loop.html")
+    db = tmp_path / "ledger.duckdb"
+    arguments = [str(folder / name) for name in ("good.html", "x.html", "loop.html")]
+    result = newsledger("--db", str(db), "ingest", *arguments, cwd=tmp_path, env=clean_env())
+    assert result.returncode == 1, result.stderr
+    with duckdb.connect(str(db), read_only=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM revisions").fetchone()
+        failures = dict(conn.execute("SELECT input, error FROM failures").fetchall())
+    assert stored == (1,)
+    codes = {Path(name).name: code for name, code in failures.items()}
+    assert codes == {"x.html": "not_regular_file", "loop.html": "unresolvable_path"}
+
+
 def test_a_file_name_that_is_not_utf8_is_a_recorded_failure(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
