@@ -598,7 +598,7 @@ def test_fetch_many_keeps_input_order_and_returns_errors(site: FixtureSite) -> N
 
 def _tls_contexts(tmp_path: Any, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context with a certificate for ``host``, client context trusting its CA)."""
-    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID

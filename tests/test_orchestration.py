@@ -29,6 +29,7 @@ import pytest
 from fixture_site import FixtureSite
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader
+from processes import session_processes
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -565,19 +566,6 @@ def test_an_event_cannot_choose_the_ledger(
 
     assert wait_for(watched, "watch-article on the served ledger", log=served.log) == 2.0
     assert not other.exists()
-
-
-def session_processes(session_id: int) -> list[str]:
-    """``pid command`` of every live process of a session (from ps)."""
-    out = subprocess.run(
-        ["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True
-    ).stdout
-    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
-    return [
-        f"{r[0]} {r[3] if len(r) > 3 else ''}"
-        for r in rows
-        if int(r[1]) == session_id and not r[2].startswith("Z")
-    ]
 
 
 def test_ctrl_c_on_serve_ends_in_flight_runs(

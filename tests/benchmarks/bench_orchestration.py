@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import duckdb  # noqa: E402
 from fixture_site import FixtureSite  # noqa: E402
+from processes import session_processes  # noqa: E402
 
 
 def free_port() -> int:
@@ -215,19 +216,6 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         if survivors:
             raise SystemExit("processes outlived the benchmark:\n" + "\n".join(survivors))
-
-
-def session_processes(session_id: int) -> list[str]:
-    """``pid command`` of every live (non-zombie) process of a session, from ps."""
-    out = subprocess.run(
-        ["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True
-    ).stdout
-    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
-    return [
-        f"{r[0]} {r[3] if len(r) > 3 else ''}"
-        for r in rows
-        if int(r[1]) == session_id and not r[2].startswith("Z")
-    ]
 
 
 def stop_session(process: subprocess.Popen[bytes], grace: float = 60.0) -> list[str]:
