@@ -19,7 +19,7 @@ import typer
 from newsledger.flows.runtime import prepare_prefect_environment, use_prefect
 from newsledger.tasks.errors import NewsledgerError
 from newsledger.tasks.settings import Settings
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -611,8 +611,7 @@ def _run_sql_command(
                         table.add_row(*(shown_value(value, chars) for value in row))
                     else:
                         more += 1
-                deadline.check(settings)
-                out.print(table)
+                out.print(_UnderDeadline(table, lambda: deadline.check(settings)))
                 if more:
                     err.print(
                         f"… {more:,} more rows not shown (at most {limit:,}: "
@@ -622,6 +621,23 @@ def _run_sql_command(
                     )
     except MemoryError:
         raise QueryMemory(memory_message(settings)) from None
+
+
+class _UnderDeadline:
+    """A renderable that draws another one and calls ``check`` (which raises when the
+    deadline has passed) every few hundred segments, so drawing a table stays under the
+    query's timeout."""
+
+    def __init__(self, renderable: Any, check: Callable[[], None]) -> None:
+        self.renderable, self.check = renderable, check
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.check()
+        for count, segment in enumerate(console.render(self.renderable, options), 1):
+            if count % 256 == 0:
+                self.check()
+            yield segment
+        self.check()
 
 
 def _write_json_records(names: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
