@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,7 +234,7 @@ class Finished:
 
 def _measured_cli(tmp_path: Path, env: dict[str, str], *arguments: str) -> Finished:
     """Run the CLI as its own process; its exit status and its peak resident memory (from
-    wait4's rusage of that one child)."""
+    wait4's rusage of that one child). Killed after 120 s (then the status is -9)."""
 
     def guard() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MACHINE_GUARD, MACHINE_GUARD))
@@ -247,7 +248,12 @@ def _measured_cli(tmp_path: Path, env: dict[str, str], *arguments: str) -> Finis
             preexec_fn=guard,
             env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "shim"), **env},
         )
-        _pid, status, usage = os.wait4(child.pid, 0)
+        stuck = threading.Timer(120, child.kill)  # a regression fails instead of hanging
+        stuck.start()
+        try:
+            _pid, status, usage = os.wait4(child.pid, 0)
+        finally:
+            stuck.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)
     return Finished(
         child.returncode,
