@@ -137,7 +137,7 @@ def explain_sql_error(error: duckdb.Error, settings: Settings) -> str:
             "newsledger sql cannot read or write other files, attach databases or install "
             "and load extensions"
         )
-    elif isinstance(error, duckdb.OutOfMemoryException) or "bad_alloc" in lowered:
+    elif _out_of_memory(error):
         hint = memory_message(settings)
     else:
         return text
@@ -148,12 +148,22 @@ def query_error(error: duckdb.Error | MemoryError, settings: Settings) -> QueryE
     """The :class:`QueryError` (timeout, memory or other) a failure of a user's query is."""
     if isinstance(error, MemoryError):
         return QueryMemory(memory_message(settings))
-    if isinstance(error, duckdb.InterruptException):
+    lowered = str(error).lower()
+    # Through the Arrow stream of an export, DuckDB's errors arrive wrapped in another type.
+    if isinstance(error, duckdb.InterruptException) or "interrupt error" in lowered:
         return QueryTimeout(timeout_message(settings))
-    text = explain_sql_error(error, settings)
-    if isinstance(error, duckdb.OutOfMemoryException) or "bad_alloc" in str(error).lower():
-        return QueryMemory(text)
-    return QueryError(text)
+    if _out_of_memory(error):
+        return QueryMemory(f"{memory_message(settings)}. DuckDB said: {str(error).strip()}")
+    return QueryError(explain_sql_error(error, settings))
+
+
+def _out_of_memory(error: duckdb.Error) -> bool:
+    lowered = str(error).lower()
+    return (
+        isinstance(error, duckdb.OutOfMemoryException)
+        or "bad_alloc" in lowered
+        or "out of memory error" in lowered
+    )
 
 
 def _reader(settings: Settings, deadline: Deadline | None = None) -> Any:
@@ -265,7 +275,7 @@ def _copy_options(file_format: FileFormat) -> str:
         "jsonl": "FORMAT json",
         "json": "FORMAT json, ARRAY true",
         "csv": "FORMAT csv, HEADER true",
-    }[file_format]
+    }[file_format] + ", USE_TMP_FILE false"  # we write to our own temporary file already
 
 
 def _quote(value: str) -> str:

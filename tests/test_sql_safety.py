@@ -347,3 +347,26 @@ def test_the_timeout_covers_drawing_the_result(ledger: Path, tmp_path: Path) -> 
     assert result.returncode == 2, result.stderr
     assert "SQL error: the query was stopped after 1 s" in result.stderr
     assert "row 199999" not in result.stdout
+
+
+@pytest.mark.parametrize("file_format", ["csv", "json", "parquet"])
+def test_the_timeout_covers_writing_a_file_and_leaves_nothing(
+    ledger: Path, tmp_path: Path, file_format: str
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = _measured_cli(
+        tmp_path,
+        {"NEWSLEDGER_QUERY_TIMEOUT_SECONDS": "1"},
+        "--db",
+        str(ledger),
+        "sql",
+        "select i, 'row ' || i as label from range(3000000000) t(i)",
+        "--format",
+        file_format,
+        "--output",
+        str(folder / f"all.{file_format}"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SQL error: the query was stopped after 1 s" in result.stderr
+    assert list(folder.iterdir()) == []
