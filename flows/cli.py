@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,12 +19,13 @@ import typer
 from newsledger.flows.runtime import prepare_prefect_environment, use_prefect
 from newsledger.tasks.errors import NewsledgerError
 from newsledger.tasks.settings import Settings
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # the pipeline (and DuckDB) load only for commands that run one
     from newsledger.tasks.pipeline import RunContext
+    from newsledger.tasks.query import Deadline
 
 app = typer.Typer(
     name="newsledger",
@@ -542,42 +543,114 @@ def sql_command(
     ] = False,
 ) -> None:
     """Run a read-only SQL query against the ledger (no writes, no access to other files)."""
-    from newsledger.tasks.query import QueryError, export_query, run_sql
+    from newsledger.tasks.query import Deadline, QueryError, process_memory_cap
 
     settings = _settings(ctx)
+    if (output is not None or output_format is OutputFormat.parquet) and (
+        output is None or output_format is OutputFormat.table
+    ):
+        err.print(
+            "[red]error:[/red] --format parquet needs --output FILE, and --output "
+            "needs --format parquet, csv or json"
+        )
+        raise typer.Exit(2)
+    deadline = Deadline(settings.query_timeout_seconds)
     try:
-        if output is not None or output_format is OutputFormat.parquet:
-            if output is None or output_format is OutputFormat.table:
-                err.print(
-                    "[red]error:[/red] --format parquet needs --output FILE, and --output "
-                    "needs --format parquet, csv or json"
-                )
-                raise typer.Exit(2)
-            count = export_query(settings, query, output, output_format.value, force)
-            err.print(f"wrote {count} rows to {output}", highlight=False)
-            return
-        names, rows = run_sql(settings, query)
+        with process_memory_cap(settings):
+            _run_sql_command(settings, query, output_format, output, force, deadline)
     except QueryError as error:
+        sys.stdout.flush()
         err.print(
             Text.assemble(("SQL error: ", "red"), str(error)), highlight=False, soft_wrap=True
         )
         raise typer.Exit(2) from None
-    if output_format is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(names)
-        writer.writerows([_csv_cell(value) for value in row] for row in rows)
-    elif output_format is OutputFormat.json:
-        records = [dict(zip(names, row, strict=True)) for row in rows]
-        sys.stdout.write(
-            json.dumps(records, default=_jsonable, ensure_ascii=False, indent=2) + "\n"
+
+
+def _run_sql_command(
+    settings: Settings,
+    query: str,
+    output_format: OutputFormat,
+    output: Path | None,
+    force: bool,
+    deadline: Deadline,
+) -> None:
+    """The body of ``newsledger sql`` (under the memory cap and the deadline): a file, CSV or
+    JSON on stdout (complete), or a table (bounded: at most ``query_max_rows_shown`` rows,
+    values cut at ``query_max_value_chars``). A deadline or memory failure while printing is a
+    :class:`QueryError` like one inside DuckDB."""
+    from newsledger.tasks.query import (
+        QueryMemory,
+        export_query,
+        memory_message,
+        shown_value,
+        stream_sql,
+    )
+
+    try:
+        if output is not None:
+            count = export_query(settings, query, output, output_format.value, force, deadline)
+            err.print(f"wrote {count} rows to {output}", highlight=False)
+            return
+        with stream_sql(settings, query, deadline) as result:
+            names = result.names
+            if output_format is OutputFormat.csv:
+                writer = csv.writer(sys.stdout)
+                writer.writerow(names)
+                for row in result.rows():
+                    writer.writerow([_csv_cell(value) for value in row])
+            elif output_format is OutputFormat.json:
+                _write_json_records(names, result.rows())
+            else:
+                limit, chars = settings.query_max_rows_shown, settings.query_max_value_chars
+                table = Table(show_edge=False)
+                for name in names:
+                    table.add_column(shown_value(name, chars), overflow="fold")
+                more = 0
+                for row in result.rows():
+                    if table.row_count < limit:
+                        table.add_row(*(shown_value(value, chars) for value in row))
+                    else:
+                        more += 1
+                out.print(_UnderDeadline(table, lambda: deadline.check(settings)))
+                if more:
+                    err.print(
+                        f"… {more:,} more rows not shown (at most {limit:,}: "
+                        "NEWSLEDGER_QUERY_MAX_ROWS_SHOWN; --format csv or json, or --output, "
+                        "give all rows)",
+                        highlight=False,
+                    )
+    except MemoryError:
+        raise QueryMemory(memory_message(settings)) from None
+
+
+class _UnderDeadline:
+    """A renderable that draws another one and calls ``check`` (which raises when the
+    deadline has passed) every few hundred segments, so drawing a table stays under the
+    query's timeout."""
+
+    def __init__(self, renderable: Any, check: Callable[[], None]) -> None:
+        self.renderable, self.check = renderable, check
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.check()
+        for count, segment in enumerate(console.render(self.renderable, options), 1):
+            if count % 256 == 0:
+                self.check()
+            yield segment
+        self.check()
+
+
+def _write_json_records(names: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
+    """A JSON array of one object per row, written a row at a time (the same text as
+    ``json.dumps(records, indent=2)``)."""
+    separator = "[\n"
+    for row in rows:
+        record = json.dumps(
+            dict(zip(names, row, strict=True)), default=_jsonable, ensure_ascii=False, indent=2
         )
-    else:
-        table = Table(show_edge=False)
-        for name in names:
-            table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
-        out.print(table)
+        sys.stdout.write(separator + "  " + record.replace("\n", "\n  "))
+        separator = ",\n"
+    sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
 
 
 # --- Prefect: serve, submit, setup-prefect ------------------------------------------------------
@@ -828,7 +901,14 @@ def export(
     ] = False,
 ) -> None:
     """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools."""
-    from newsledger.tasks.query import QueryError, export_query, table_query
+    from newsledger.tasks.query import (
+        QueryError,
+        QueryMemory,
+        export_query,
+        memory_message,
+        process_memory_cap,
+        table_query,
+    )
 
     settings = _settings(ctx)
     if query and table:
@@ -836,7 +916,11 @@ def export(
         raise typer.Exit(2)
     try:
         statement = query or table_query(settings, table or "latest_revisions")
-        count = export_query(settings, statement, output, output_format.value, force)
+        with process_memory_cap(settings):
+            try:
+                count = export_query(settings, statement, output, output_format.value, force)
+            except MemoryError:
+                raise QueryMemory(memory_message(settings)) from None
     except QueryError as error:
         err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
+import resource
 import tempfile
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,15 +37,90 @@ class QueryError(NewsledgerError):
     code = "sql"
 
 
+class QueryTimeout(QueryError):
+    code = "timeout"
+
+
+class QueryMemory(QueryError):
+    code = "memory"
+
+
+def timeout_message(settings: Settings) -> str:
+    return (
+        f"the query was stopped after {settings.query_timeout_seconds:g} s, fetching and "
+        "showing or writing its result included "
+        "(raise NEWSLEDGER_QUERY_TIMEOUT_SECONDS for longer queries)"
+    )
+
+
+def memory_message(settings: Settings) -> str:
+    process = (
+        f"; newsledger sql may use {settings.query_process_memory_mb} MB more for the whole "
+        "process, DuckDB, its result and printing it (NEWSLEDGER_QUERY_PROCESS_MEMORY_MB)"
+        if settings.query_process_memory_mb
+        else ""
+    )
+    return (
+        f"the query ran out of memory: DuckDB may use {settings.query_memory_limit} "
+        f"(NEWSLEDGER_QUERY_MEMORY_LIMIT){process}"
+    )
+
+
+@dataclass
+class Deadline:
+    """One deadline for a user's query, from its start to the last byte of its result."""
+
+    seconds: float
+    start: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.start)
+
+    def check(self, settings: Settings) -> None:
+        if self.remaining() <= 0:
+            raise QueryTimeout(timeout_message(settings))
+
+
+def _virtual_size() -> int:
+    """This process's current address-space size in bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@contextmanager
+def process_memory_cap(settings: Settings) -> Iterator[None]:
+    """Cap this whole process's address space (soft ``RLIMIT_AS``) at its current size plus
+    ``query_process_memory_mb`` while a user's query runs and its result is written, so a
+    query that outgrows DuckDB's own accounting (a giant list or string, a huge result on the
+    Python side) fails with an out-of-memory error instead of taking the machine's memory.
+    The previous limit comes back afterwards (the clear message needs memory to print)."""
+    budget = settings.query_process_memory_mb * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    current = _virtual_size()
+    if not budget or not current:
+        yield
+        return
+    cap = current + budget
+    if soft != resource.RLIM_INFINITY:
+        cap = min(cap, soft)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def explain_sql_error(error: duckdb.Error, settings: Settings) -> str:
     """DuckDB's message, prefixed with what the restriction is when the query hit one."""
     text = str(error).strip()
     lowered = text.lower()
     if isinstance(error, duckdb.InterruptException):
-        return (
-            f"the query was stopped after {settings.query_timeout_seconds:g} s "
-            "(raise NEWSLEDGER_QUERY_TIMEOUT_SECONDS for longer queries)"
-        )
+        return timeout_message(settings)
     if "read-only" in lowered or "read only" in lowered:
         hint = (
             "newsledger sql is read-only: the ledger only changes through newsledger's own commands"
@@ -56,34 +137,126 @@ def explain_sql_error(error: duckdb.Error, settings: Settings) -> str:
             "newsledger sql cannot read or write other files, attach databases or install "
             "and load extensions"
         )
-    elif isinstance(error, duckdb.OutOfMemoryException):
-        hint = (
-            f"the query needs more than {settings.query_memory_limit} of memory "
-            "(NEWSLEDGER_QUERY_MEMORY_LIMIT)"
-        )
+    elif _out_of_memory(error):
+        hint = memory_message(settings)
     else:
         return text
     return f"{hint}. DuckDB said: {text}"
 
 
-def _reader(settings: Settings) -> Any:
+def query_error(error: duckdb.Error | MemoryError, settings: Settings) -> QueryError:
+    """The :class:`QueryError` (timeout, memory or other) a failure of a user's query is."""
+    if isinstance(error, MemoryError):
+        return QueryMemory(memory_message(settings))
+    lowered = str(error).lower()
+    # Through the Arrow stream of an export, DuckDB's errors arrive wrapped in another type.
+    if isinstance(error, duckdb.InterruptException) or "interrupt error" in lowered:
+        return QueryTimeout(timeout_message(settings))
+    if _out_of_memory(error):
+        return QueryMemory(f"{memory_message(settings)}. DuckDB said: {str(error).strip()}")
+    return QueryError(explain_sql_error(error, settings))
+
+
+def _out_of_memory(error: duckdb.Error) -> bool:
+    lowered = str(error).lower()
+    return (
+        isinstance(error, duckdb.OutOfMemoryException)
+        or "bad_alloc" in lowered
+        or "out of memory error" in lowered
+    )
+
+
+def _reader(settings: Settings, deadline: Deadline | None = None) -> Any:
+    deadline = deadline or Deadline(settings.query_timeout_seconds)
     return open_reader(
         settings,
-        query_timeout=settings.query_timeout_seconds,
+        query_timeout=max(deadline.remaining(), 0.001),
         memory_limit=settings.query_memory_limit,
     )
 
 
-def run_sql(settings: Settings, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of a user's query, run on the locked-down read-only connection."""
-    with _reader(settings) as conn:
+FETCH_ROWS = 2048
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A running user query: its column names and its rows, fetched a chunk at a time; every
+    chunk checks the deadline (DuckDB itself is interrupted when it passes)."""
+
+    names: list[str]
+    cursor: duckdb.DuckDBPyConnection | None
+    settings: Settings
+    deadline: Deadline
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        if self.cursor is None:
+            return
+        while True:
+            self.deadline.check(self.settings)
+            try:
+                chunk = self.cursor.fetchmany(FETCH_ROWS)
+            except duckdb.Error as error:
+                raise query_error(error, self.settings) from None
+            if not chunk:
+                return
+            yield from chunk
+
+
+@contextmanager
+def stream_sql(
+    settings: Settings, query: str, deadline: Deadline | None = None
+) -> Iterator[QueryResult]:
+    """Run a user's query on the locked-down read-only connection; the rows stream while the
+    context is open, all under one deadline (``query_timeout_seconds`` from ``deadline``'s
+    start)."""
+    deadline = deadline or Deadline(settings.query_timeout_seconds)
+    with _reader(settings, deadline) as conn:
         try:
             cursor = conn.execute(query)
             names = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall() if cursor.description else []
-        except duckdb.Error as error:
-            raise QueryError(explain_sql_error(error, settings)) from None
-    return names, rows
+        except (duckdb.Error, MemoryError) as error:
+            raise query_error(error, settings) from None
+        yield QueryResult(names, cursor if cursor.description else None, settings, deadline)
+
+
+def run_sql(settings: Settings, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of a user's query, run on the locked-down read-only connection."""
+    with stream_sql(settings, query) as result:
+        try:
+            return result.names, list(result.rows())
+        except MemoryError:
+            raise QueryMemory(memory_message(settings)) from None
+
+
+# --- showing values -----------------------------------------------------------------------------
+
+
+def _repr_limits(max_chars: int) -> reprlib.Repr:
+    limits = reprlib.Repr()
+    limits.maxstring = limits.maxother = max_chars
+    limits.maxlist = limits.maxtuple = limits.maxdict = limits.maxset = 100
+    limits.maxlevel = 6
+    return limits
+
+
+def shown_value(value: Any, max_chars: int) -> str:
+    """A value as a table shows it: at most ``max_chars`` characters, then a marker saying how
+    big it is (``…(3,000,000 chars)``); the cost does not grow with the value's size."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        text, size, unit = value[: max_chars + 1], len(value), "chars"
+    elif isinstance(value, bytes | bytearray | memoryview):
+        text, size, unit = str(bytes(value[: max_chars + 1])), len(value), "bytes"
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        # reprlib elides deep or long parts with "..." (the same text as str() otherwise)
+        text, size, unit = _repr_limits(max_chars).repr(value), len(value), "items"
+    else:
+        text = str(value)
+        size, unit = len(text), "chars"
+    if len(text) <= max_chars and (unit == "items" or size <= max_chars):
+        return text
+    return f"{text[:max_chars]}…({size:,} {unit})"
 
 
 class _ArrowStream:
@@ -102,7 +275,7 @@ def _copy_options(file_format: FileFormat) -> str:
         "jsonl": "FORMAT json",
         "json": "FORMAT json, ARRAY true",
         "csv": "FORMAT csv, HEADER true",
-    }[file_format]
+    }[file_format] + ", USE_TMP_FILE false"  # we write to our own temporary file already
 
 
 def _quote(value: str) -> str:
@@ -136,18 +309,25 @@ def check_output(settings: Settings, output: Path, force: bool) -> None:
 
 
 def export_query(
-    settings: Settings, query: str, output: Path, file_format: FileFormat, force: bool = False
+    settings: Settings,
+    query: str,
+    output: Path,
+    file_format: FileFormat,
+    force: bool = False,
+    deadline: Deadline | None = None,
 ) -> int:
     """Write the result of a user's query to ``output`` (through a temporary file in the same
-    folder, renamed only on success); returns the number of rows."""
+    folder, renamed only on success); returns the number of rows. The whole export stops at
+    the deadline (``query_timeout_seconds``)."""
+    deadline = deadline or Deadline(settings.query_timeout_seconds)
     output = output.expanduser()
     check_output(settings, output, force)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with _reader(settings) as conn:
+    with _reader(settings, deadline) as conn:
         try:
             relation = conn.sql(query)
-        except duckdb.Error as error:
-            raise QueryError(explain_sql_error(error, settings)) from None
+        except (duckdb.Error, MemoryError) as error:
+            raise query_error(error, settings) from None
         if relation is None:
             raise QueryError("the statement returns no rows to write (give a SELECT)")
         handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
@@ -156,15 +336,22 @@ def export_query(
             with duckdb.connect(
                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
             ) as writer:
-                writer.register("user_result", _ArrowStream(relation))
-                row = writer.execute(
-                    f"COPY (SELECT * FROM user_result) TO {_quote(temporary)} "
-                    f"({_copy_options(file_format)})"
-                ).fetchone()
+                timer = threading.Timer(max(deadline.remaining(), 0.001), writer.interrupt)
+                timer.daemon = True
+                timer.start()
+                try:
+                    writer.register("user_result", _ArrowStream(relation))
+                    row = writer.execute(
+                        f"COPY (SELECT * FROM user_result) TO {_quote(temporary)} "
+                        f"({_copy_options(file_format)})"
+                    ).fetchone()
+                finally:
+                    timer.cancel()
+            deadline.check(settings)
             check_output(settings, output, force)  # again: the query may have taken a while
             os.replace(temporary, output)
-        except duckdb.Error as error:
-            raise QueryError(explain_sql_error(error, settings)) from None
+        except (duckdb.Error, MemoryError) as error:
+            raise query_error(error, settings) from None
         finally:
             Path(temporary).unlink(missing_ok=True)
     return int(row[0]) if row else 0
@@ -226,13 +413,20 @@ def ledger_stats(settings: Settings, *, days: int = 14, top: int = 10) -> Ledger
 
 
 __all__ = [
+    "Deadline",
     "LedgerStats",
     "QueryError",
+    "QueryMemory",
+    "QueryResult",
+    "QueryTimeout",
     "Table",
     "explain_sql_error",
     "export_query",
     "ledger_stats",
+    "process_memory_cap",
     "queryable_names",
     "run_sql",
+    "shown_value",
+    "stream_sql",
     "table_query",
 ]

@@ -35,9 +35,25 @@ class Settings(BaseSettings):
 
     # --- querying (newsledger sql / search / export) ---------------------------------------------
     query_timeout_seconds: float = Field(
-        60.0, gt=0, description="A user's SQL query is interrupted after this long"
+        60.0,
+        gt=0,
+        description="A user's SQL query is stopped after this long, fetching and printing or "
+        "writing its result included",
     )
     query_memory_limit: str = Field("2GB", description="DuckDB memory limit for a user's SQL")
+    query_process_memory_mb: int = Field(
+        3072,
+        ge=0,
+        description="Address space (RLIMIT_AS) `newsledger sql`/`export` may add to the process "
+        "while a query runs and its result is written: DuckDB's own limit misses lists, long "
+        "strings and the Python side (0: no cap)",
+    )
+    query_max_rows_shown: int = Field(
+        1000, ge=1, description="Rows `newsledger sql` shows in a table (csv/json/files: all)"
+    )
+    query_max_value_chars: int = Field(
+        1000, ge=1, description="Characters of one value `newsledger sql` shows in a table"
+    )
     search_chunk_revisions: int = Field(
         5000, ge=1, description="Revisions indexed per search-index transaction"
     )

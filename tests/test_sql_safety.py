@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -214,3 +217,156 @@ def test_output_never_replaces_the_ledger_or_an_existing_file(ledger: Path, tmp_
     result = _cli(*command, "--force")
     assert result.returncode == 0, result.stderr
     assert existing.read_text().split() == ["n", "42"]
+
+
+# --- limits over the whole process: memory, what a table shows, one deadline (issue 13 #5) ---
+
+MACHINE_GUARD = 8 * 1024**3  # keeps a regression from taking the (shared) machine's memory
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_mb: float
+
+
+def _measured_cli(tmp_path: Path, env: dict[str, str], *arguments: str) -> Finished:
+    """Run the CLI as its own process; its exit status and its peak resident memory (from
+    wait4's rusage of that one child). Killed after 120 s (then the status is -9)."""
+
+    def guard() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MACHINE_GUARD, MACHINE_GUARD))
+
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "newsledger.flows.cli", *arguments],
+            stdout=out,
+            stderr=err,
+            preexec_fn=guard,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "shim"), **env},
+        )
+        stuck = threading.Timer(120, child.kill)  # a regression fails instead of hanging
+        stuck.start()
+        try:
+            _pid, status, usage = os.wait4(child.pid, 0)
+        finally:
+            stuck.cancel()
+        child.returncode = os.waitstatus_to_exitcode(status)
+    return Finished(
+        child.returncode,
+        out_path.read_text(errors="replace"),
+        err_path.read_text(errors="replace"),
+        usage.ru_maxrss / 1024,
+    )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select len(list(range(1000000000)))",  # was 6 GB RSS
+        "select repeat('x', 3000000000)",  # was 5.8 GB
+        "select len(list(range(300000000)))",  # was 3.5 GB, then DuckDB's out-of-memory error
+        "select length(repeat('x', 1500000000))",  # was 3 GB, and an answer
+    ],
+)
+def test_memory_is_bounded_for_the_whole_process(
+    ledger: Path, tmp_path: Path, statement: str
+) -> None:
+    """DuckDB's memory_limit misses lists and long strings; the process-wide cap turns them
+    into a clear error (exit 2, not a kill by a signal) with the process under the cap."""
+    budget_mb = 1024
+    result = _measured_cli(
+        tmp_path,
+        {"NEWSLEDGER_QUERY_PROCESS_MEMORY_MB": str(budget_mb)},
+        "--db",
+        str(ledger),
+        "sql",
+        statement,
+    )
+    assert result.returncode == 2, result
+    assert "SQL error: the query ran out of memory" in result.stderr
+    assert "NEWSLEDGER_QUERY_PROCESS_MEMORY_MB" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.peak_rss_mb < budget_mb, result.peak_rss_mb
+
+
+def test_a_large_value_is_shown_cut_with_its_size(ledger: Path, tmp_path: Path) -> None:
+    """A 3 MB string and the ledger's own bytes (read_blob of the ledger is allowed) show
+    their first characters and a marker with their size; the output stays small."""
+    size = ledger.stat().st_size
+    for statement, start, marker in (
+        ("select repeat('x', 3000000) as big", "x" * 200, "…(3,000,000chars)"),
+        (f"select content from read_blob('{ledger}')", "b", f"…({size:,}bytes)"),
+    ):
+        result = _measured_cli(
+            tmp_path,
+            {"NEWSLEDGER_QUERY_MAX_VALUE_CHARS": "200"},
+            "--db",
+            str(ledger),
+            "sql",
+            statement,
+        )
+        assert result.returncode == 0, result.stderr
+        flat = "".join(result.stdout.split()[2:])  # the table folds a long value over lines
+        assert flat.startswith(start) and flat.endswith(marker), flat
+        assert len(flat) == 200 + len(marker)
+
+
+def test_a_table_shows_at_most_the_row_limit(ledger: Path, tmp_path: Path) -> None:
+    result = _measured_cli(
+        tmp_path,
+        {"NEWSLEDGER_QUERY_MAX_ROWS_SHOWN": "5"},
+        "--db",
+        str(ledger),
+        "sql",
+        "select i from range(100000) t(i)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [line.strip() for line in result.stdout.splitlines()[2:]] == ["0", "1", "2", "3", "4"]
+    assert "99,995 more rows not shown" in result.stderr
+    complete = _measured_cli(
+        tmp_path, {}, "--db", str(ledger), "sql", "select i from range(100000) t(i)", "-f", "csv"
+    )
+    assert complete.returncode == 0 and len(complete.stdout.splitlines()) == 100001
+
+
+def test_the_timeout_covers_drawing_the_result(ledger: Path, tmp_path: Path) -> None:
+    """The query itself takes milliseconds; drawing 200,000 rows takes far longer than the
+    1 s deadline, which stops it with the timeout message."""
+    result = _measured_cli(
+        tmp_path,
+        {"NEWSLEDGER_QUERY_TIMEOUT_SECONDS": "1", "NEWSLEDGER_QUERY_MAX_ROWS_SHOWN": "1000000"},
+        "--db",
+        str(ledger),
+        "sql",
+        "select i, 'row ' || i as label from range(200000) t(i)",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SQL error: the query was stopped after 1 s" in result.stderr
+    assert "row 199999" not in result.stdout
+
+
+@pytest.mark.parametrize("file_format", ["csv", "json", "parquet"])
+def test_the_timeout_covers_writing_a_file_and_leaves_nothing(
+    ledger: Path, tmp_path: Path, file_format: str
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = _measured_cli(
+        tmp_path,
+        {"NEWSLEDGER_QUERY_TIMEOUT_SECONDS": "1"},
+        "--db",
+        str(ledger),
+        "sql",
+        "select i, 'row ' || i as label from range(3000000000) t(i)",
+        "--format",
+        file_format,
+        "--output",
+        str(folder / f"all.{file_format}"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SQL error: the query was stopped after 1 s" in result.stderr
+    assert list(folder.iterdir()) == []
