@@ -56,7 +56,7 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.3, 1.6))  # startup is ~0.6 s: most kills land in writes
+            time.sleep(rng.uniform(0.3, 1.2))  # startup is ~0.6 s: most kills land in writes
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             try:
