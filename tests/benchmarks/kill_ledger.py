@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,13 +58,17 @@ def cmd(db: Path, corpus: Path) -> list[str]:
 
 
 def inconsistent(db: Path) -> int:
+    """Articles whose keyed lookup (`article_id = ?`, one query per key, so no join can
+    rewrite it) counts other revisions than a forced scan (`article_id || ''`)."""
     with duckdb.connect(str(db), read_only=True) as conn:
-        return conn.execute(
-            "WITH ids AS (SELECT DISTINCT article_id FROM revisions) "
-            "SELECT count(*) FROM ids i WHERE "
-            "(SELECT count(*) FROM revisions r WHERE r.article_id = i.article_id) <> "
-            "(SELECT count(*) FROM revisions r WHERE r.article_id || '' = i.article_id)"
-        ).fetchone()[0]
+        scanned = conn.execute(
+            "SELECT article_id || '', count(*) FROM revisions GROUP BY ALL"
+        ).fetchall()
+        return sum(
+            conn.execute("SELECT count(*) FROM revisions WHERE article_id = ?", [key]).fetchone()[0]
+            != count
+            for key, count in scanned
+        )
 
 
 def main() -> None:
@@ -91,6 +96,12 @@ def main() -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             wal = Path(str(db) + ".wal").exists()
+            keep = os.environ.get("KILL_LEDGER_KEEP")
+            if keep and wal:  # the killed ledger as it was, before anything reopens it
+                dest = Path(keep) / f"kill{k:03d}"
+                dest.mkdir(parents=True, exist_ok=True)
+                for name in (db.name, db.name + ".wal"):
+                    shutil.copy2(db.parent / name, dest / name)
             n_bad = inconsistent(db) if db.exists() else 0
             rerun = subprocess.run(cmd(db, corpus), env=env(batch), capture_output=True, text=True)
             bad += n_bad > 0
