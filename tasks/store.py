@@ -132,7 +132,11 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     settings.db.parent.mkdir(parents=True, exist_ok=True)
     conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
     try:
+        # Checked once we hold the lock (a live writer's WAL is no sign), before any write.
+        unclean = _unclean_shutdown(settings.db)
         _migrate_once(conn, settings.db)
+        if unclean:
+            repair_after_unclean_shutdown(conn, settings.db)
         yield conn
     finally:
         conn.close()
@@ -148,6 +152,58 @@ def _migrate_once(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     if key not in _MIGRATED_FILES:
         migrate(conn)
         _MIGRATED_FILES.add(key)
+
+
+def _unclean_shutdown(path: Path) -> bool:
+    """A ``.wal`` beside the file once we hold the lock: its last writer did not close it
+    (a clean close checkpoints and removes the WAL)."""
+    return Path(f"{path}.wal").exists()
+
+
+def repair_after_unclean_shutdown(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """After a killed writer: checkpoint the replayed WAL, then check that a keyed lookup
+    finds every revision the unfinished runs wrote (duckdb 1.5.5 can leave committed rows that
+    ``article_id = X`` misses while the primary key holds them: every later insert then fails
+    with a duplicate key). Affected articles are rewritten; if that does not cure them the
+    ledger is refused with a StoreError. Returns the articles repaired."""
+    conn.execute("CHECKPOINT")
+    expected = dict(conn.execute(sql("unfinished_run_articles")).fetchall())
+    broken = _lookup_mismatches(conn, expected)
+    if not broken:
+        return []
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(sql("rewrite_revisions"), {"ids": broken})
+        conn.execute("COMMIT")
+    except duckdb.Error as error:
+        conn.execute("ROLLBACK")
+        raise StoreError(
+            f"the ledger {path} was left inconsistent by a killed writer ({len(broken)} "
+            f"articles' revisions are invisible to lookups) and rewriting them failed: {error}"
+        ) from error
+    conn.execute("CHECKPOINT")
+    still = _lookup_mismatches(conn, {key: expected[key] for key in broken})
+    if still:
+        raise StoreError(
+            f"the ledger {path} was left inconsistent by a killed writer: the revisions of "
+            f"{len(still)} articles (e.g. {still[0]}) are invisible to lookups even after a "
+            "rewrite; restore a copy or export and re-import the revisions table"
+        )
+    print(
+        f"newsledger: repaired {len(broken)} articles' revisions left unfindable by a killed "
+        "writer",
+        file=sys.stderr,
+    )
+    return broken
+
+
+def _lookup_mismatches(conn: duckdb.DuckDBPyConnection, expected: dict[str, int]) -> list[str]:
+    ids = sorted(expected)
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 10_000):
+        rows = conn.execute(sql("lookup_revision_counts"), {"ids": ids[start : start + 10_000]})
+        found.update(rows.fetchall())
+    return [key for key in ids if found.get(key, 0) != expected[key]]
 
 
 def ensure_ledger(settings: Settings) -> list[int]:
