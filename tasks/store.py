@@ -90,7 +90,39 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
             conn.execute("ROLLBACK")
             raise
         applied.append(version)
+    if applied:
+        # Never leave schema changes in the WAL: duckdb 1.5.5 cannot replay an ALTER TABLE of
+        # migration 004 after a kill ("Failure while replaying WAL file … GetDefaultDatabase
+        # with no default database set"), and the ledger would never open again.
+        conn.execute("CHECKPOINT")
     return applied
+
+
+def create_ledger(path: Path) -> list[int]:
+    """Create a new ledger atomically: migrate and checkpoint a private file, then link it into
+    place, so a writer killed while creating it leaves no ledger rather than one whose WAL
+    holds schema changes (see :func:`migrate`). Another process creating it first wins.
+    Returns the migrations applied (none when the ledger exists)."""
+    if path.exists():
+        return []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.new")
+    for leftover in (scratch, Path(f"{scratch}.wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        conn = duckdb.connect(str(scratch))
+        try:
+            applied = migrate(conn)
+        finally:
+            conn.close()
+        try:
+            os.link(scratch, path)  # no-clobber: a ledger created meanwhile is kept
+        except FileExistsError:
+            return []
+        return applied
+    finally:
+        scratch.unlink(missing_ok=True)
+        Path(f"{scratch}.wal").unlink(missing_ok=True)
 
 
 def _now() -> datetime:
@@ -129,7 +161,7 @@ def connect_with_retry(
 @contextmanager
 def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-write connection with the schema migrated. Close it quickly."""
-    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    create_ledger(settings.db)
     conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
     try:
         # Checked once we hold the lock (a live writer's WAL is no sign), before any write.
@@ -208,10 +240,10 @@ def _lookup_mismatches(conn: duckdb.DuckDBPyConnection, expected: dict[str, int]
 
 def ensure_ledger(settings: Settings) -> list[int]:
     """Create the ledger file and apply migrations; returns the versions applied now."""
-    settings.db.parent.mkdir(parents=True, exist_ok=True)
+    created = create_ledger(settings.db)
     conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
     try:
-        return migrate(conn)
+        return created + migrate(conn)
     finally:
         conn.close()
 

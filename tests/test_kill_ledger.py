@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import duckdb
 import pytest
 from newsledger.tasks.pipeline import ingest_paths
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import ensure_ledger, migrations
 from test_concurrency_and_crash import cli, cli_env, text_story, work  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -73,3 +75,35 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
     expected = content(clean)
     assert len(expected["revisions"]) == FILES_PER_ROUND * sum(KILLS.values())
     assert content(db) == expected
+
+
+KILLED_AFTER_MIGRATING = """
+import os, sys
+import duckdb
+from newsledger.tasks.store import migrate
+conn = duckdb.connect(sys.argv[1])
+conn.execute("PRAGMA disable_checkpoint_on_shutdown")  # as if killed before the close
+migrate(conn)
+os._exit(0)
+"""
+
+
+def test_a_writer_killed_right_after_migrating_leaves_an_openable_ledger(tmp_path: Path) -> None:
+    """duckdb 1.5.5 cannot replay migration 004's ALTER TABLE from the WAL ("GetDefaultDatabase
+    with no default database set"): migrations are checkpointed at once, never left there."""
+    db = tmp_path / "ledger.duckdb"
+    subprocess.run([sys.executable, "-c", KILLED_AFTER_MIGRATING, str(db)], check=True)
+    summary = ingest_paths([str(tmp_path / "none")], Settings(db=db))
+    assert summary.failed == 1  # the missing folder, recorded: the ledger opened
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (
+            len(migrations()),
+        )
+
+
+def test_a_new_ledger_is_created_whole_or_not_at_all(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "ledger.duckdb"
+    applied = ensure_ledger(Settings(db=db))
+    assert applied == [version for version, _, _ in migrations()]
+    assert not Path(f"{db}.wal").exists()
+    assert sorted(p.name for p in db.parent.iterdir()) == ["ledger.duckdb"]
