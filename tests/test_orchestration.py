@@ -29,7 +29,7 @@ import pytest
 from fixture_site import FixtureSite
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader
-from processes import session_processes
+from processes import SLOT_WRITER, session_processes
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -643,17 +643,6 @@ def test_ctrl_c_on_serve_ends_in_flight_runs(
         process.wait()
 
 
-WRITER = """
-import sys, time
-from newsledger.tasks.prefect_tasks import ledger_write
-from newsledger.tasks.settings import Settings
-with ledger_write(Settings()):
-    print("holding", flush=True)
-    time.sleep(float(sys.argv[1]))
-print("wrote", flush=True)
-"""
-
-
 def test_a_killed_writer_does_not_hold_the_write_slot(
     prefect_server: Server, tmp_path: Path
 ) -> None:
@@ -669,7 +658,7 @@ def test_a_killed_writer_does_not_hold_the_write_slot(
         NEWSLEDGER_WRITE_SLOT_TIMEOUT_SECONDS="300",
     )
     holder = subprocess.Popen(
-        [sys.executable, "-c", WRITER, "600"],
+        [sys.executable, "-c", SLOT_WRITER, "600"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -682,7 +671,7 @@ def test_a_killed_writer_does_not_hold_the_write_slot(
         holder.kill()
         holder.wait()
         second = subprocess.run(
-            [sys.executable, "-c", WRITER, "0"],
+            [sys.executable, "-c", SLOT_WRITER, "0"],
             env=env,
             capture_output=True,
             text=True,

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import resource
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from ledger_stories import build_story_ledger
 from newsledger.flows.cli import app
 from newsledger.tasks.search import fts_extension_file
 from newsledger.tasks.settings import Settings
+from processes import run_guarded
 from typer.testing import CliRunner
 
 READ_ONLY = "newsledger sql is read-only"
@@ -236,30 +235,21 @@ def _measured_cli(tmp_path: Path, env: dict[str, str], *arguments: str) -> Finis
     """Run the CLI as its own process; its exit status and its peak resident memory (from
     wait4's rusage of that one child). Killed after 120 s (then the status is -9)."""
 
-    def guard() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MACHINE_GUARD, MACHINE_GUARD))
-
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        child = subprocess.Popen(
+        returncode, peak_rss_mb = run_guarded(
             [sys.executable, "-m", "newsledger.flows.cli", *arguments],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "shim"), **env},
+            memory_bytes=MACHINE_GUARD,
+            timeout=120,  # a regression fails instead of hanging
             stdout=out,
             stderr=err,
-            preexec_fn=guard,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "shim"), **env},
         )
-        stuck = threading.Timer(120, child.kill)  # a regression fails instead of hanging
-        stuck.start()
-        try:
-            _pid, status, usage = os.wait4(child.pid, 0)
-        finally:
-            stuck.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
     return Finished(
-        child.returncode,
+        returncode,
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),
-        usage.ru_maxrss / 1024,
+        peak_rss_mb,
     )
 
 

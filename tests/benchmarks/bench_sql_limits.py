@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 SHIM = Path(__file__).resolve().parents[1] / "shim"
+sys.path.insert(0, str(SHIM.parent))
+
+from processes import run_guarded  # noqa: E402
 
 
 def cases(ledger: Path) -> list[tuple[str, str]]:
@@ -31,25 +31,14 @@ def cases(ledger: Path) -> list[tuple[str, str]]:
 
 
 def run(ledger: Path, statement: str, guard: int, timeout: float) -> tuple[float, float, int]:
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (guard, guard))
-
     start = time.monotonic()
-    child = subprocess.Popen(
+    returncode, peak_mib = run_guarded(
         [sys.executable, "-m", "newsledger.flows.cli", "--db", str(ledger), "sql", statement],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=limit,
         env={**os.environ, "PYTHONPATH": str(SHIM)},
+        memory_bytes=guard,
+        timeout=timeout,
     )
-    killer = threading.Timer(timeout, child.kill)
-    killer.start()
-    try:
-        _pid, status, usage = os.wait4(child.pid, 0)
-    finally:
-        killer.cancel()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return time.monotonic() - start, usage.ru_maxrss / 1024, child.returncode
+    return time.monotonic() - start, peak_mib, returncode
 
 
 def main() -> None:

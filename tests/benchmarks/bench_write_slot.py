@@ -24,14 +24,9 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-WRITER = """
-import sys, time
-from newsledger.tasks.prefect_tasks import ledger_write
-from newsledger.tasks.settings import Settings
-with ledger_write(Settings()):
-    print("holding", flush=True)
-    time.sleep(float(sys.argv[1]))
-"""
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+from processes import SLOT_WRITER  # noqa: E402
 
 
 def free_port() -> int:
@@ -74,7 +69,7 @@ def main() -> None:
                 raise SystemExit("the Prefect server did not start")
             time.sleep(0.2)
         holder = subprocess.Popen(
-            [sys.executable, "-c", WRITER, "600"],
+            [sys.executable, "-c", SLOT_WRITER, "600"],
             env=client_env,
             stdout=subprocess.PIPE,
             text=True,
@@ -85,7 +80,7 @@ def main() -> None:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
         second = subprocess.Popen(
-            [sys.executable, "-c", WRITER, "0"],
+            [sys.executable, "-c", SLOT_WRITER, "0"],
             env=client_env,
             stdout=subprocess.PIPE,
             text=True,
