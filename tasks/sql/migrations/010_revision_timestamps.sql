@@ -14,6 +14,13 @@ ALTER TABLE revisions ADD COLUMN modified_time_known BOOLEAN;
 CREATE MACRO stated_time(stamp, day) AS
     coalesce(stamp, CASE WHEN day IS NOT NULL THEN timezone('UTC', CAST(day AS TIMESTAMP)) END);
 
+-- How a stated time reads for people: '2025-09-02 12:30 UTC' when the time of day is known,
+-- '2025-09-02' (the day) when it is not.
+CREATE MACRO stated_time_label(stamp, time_known) AS
+    CASE WHEN stamp IS NULL THEN NULL
+         WHEN time_known THEN strftime(timezone('UTC', stamp), '%Y-%m-%d %H:%M UTC')
+         ELSE strftime(timezone('UTC', stamp), '%Y-%m-%d') END;
+
 -- The views expose published_at / modified_at as TIMESTAMPTZ (stated_time above), with
 -- published_time_known / modified_time_known, and the stated days as published_date /
 -- modified_date. Otherwise the same columns as before.
