@@ -37,21 +37,25 @@ from dataclasses import dataclass
 
 STORY_FORM_VERSION = "story-v1"
 
-_TRANSLATE = str.maketrans(
-    {
-        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u0060\u00b4", "'"),
-        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
-        **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
-    }
-)
+_REPLACEMENTS = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u0060\u00b4", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\u2039\u203a", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
+    **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
+}
+# A regex finds the few characters to replace (str.translate looks up every character).
+_SPECIAL = re.compile("[" + re.escape("".join(_REPLACEMENTS)) + "]")
 _SPACE = re.compile(r"\s+")
 BLOCK_BREAK = "\n\n"
 
 
 def normalise(text: str) -> str:
     """NFKC, ASCII quotes and dashes, no zero-width characters, white space folded."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_TRANSLATE)).strip()
+    composed = (
+        text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    )
+    replaced = _SPECIAL.sub(lambda match: _REPLACEMENTS[match.group()], composed)
+    return _SPACE.sub(" ", replaced).strip()
 
 
 def _alternatives(words: Sequence[str]) -> str:
@@ -240,8 +244,10 @@ _STAMP_WORD = re.compile(
 )
 _STAMP_SEPARATORS = re.compile(r"[,|·•()\[\]/]+|\s-\s")
 MAX_INLINE_RELATED_WORDS = 25
+MAX_BOILERPLATE_WORDS = MAX_INLINE_RELATED_WORDS  # the longest form below
 MAX_RELATED_LINES = 12
 MAX_LINK_LINE_WORDS = 20
+MAX_TIMESTAMP_WORDS = 16
 MAX_PROMPT_WORDS = 20
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
 
@@ -263,13 +269,15 @@ def boilerplate_kind(block: str) -> str | None:
     folded = block.casefold().strip(" *•·|-")
     if not folded:
         return "empty"
+    words = len(folded.split())
+    if words > MAX_BOILERPLATE_WORDS:
+        return None  # every form below is shorter: most story paragraphs stop here
     if _AD.match(folded):
         return "ad_label"
     if _SHARE.match(folded) or _COUNTER.match(folded):
         return "counter"
-    if _RELATIVE_TIME.match(folded) or _is_timestamp(folded):
+    if words <= MAX_TIMESTAMP_WORDS and (_RELATIVE_TIME.match(folded) or _is_timestamp(folded)):
         return "timestamp"
-    words = len(folded.split())
     if _RELATED_INLINE.match(folded) and words <= MAX_INLINE_RELATED_WORDS:
         return "related_links"
     if (
@@ -323,13 +331,15 @@ def comparison_form(text: str) -> ComparisonForm:
     return ComparisonForm(tuple(kept), dropped)
 
 
-def story_hash(title: str | None, authors: Sequence[str], text: str) -> str:
-    """``story-v1:`` + SHA-256 of the comparison forms of title, authors and text."""
+def story_hash(title: str | None, authors: Sequence[str], text: str | ComparisonForm) -> str:
+    """``story-v1:`` + SHA-256 of the comparison forms of title, authors and text (``text``
+    may be given as its comparison form already)."""
+    form = text if isinstance(text, ComparisonForm) else comparison_form(text)
     canonical = json.dumps(
         {
             "title": normalise(title or ""),
             "authors": [normalise(a) for a in authors],
-            "text": comparison_form(text).text,
+            "text": form.text,
         },
         ensure_ascii=False,
         sort_keys=True,

@@ -455,9 +455,9 @@ def plan_batch(
             seen_unchanged(item, current, content.title, url)
             continue
 
-        new_story = story_hash(content.title, content.authors, content.text)
-        after = fields_of(item, new_story)
         form = comparison_form(content.text)
+        new_story = story_hash(content.title, content.authors, form)
+        after = fields_of(item, new_story)
         reason: ChangeReason
         if current is None:
             revision, outcome, reason = 1, "new", "first_seen"

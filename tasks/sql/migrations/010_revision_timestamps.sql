@@ -21,17 +21,16 @@ CREATE MACRO stated_time_label(stamp, time_known) AS
          WHEN time_known THEN strftime(timezone('UTC', stamp), '%Y-%m-%d %H:%M UTC')
          ELSE strftime(timezone('UTC', stamp), '%Y-%m-%d') END;
 
--- The views expose published_at / modified_at as TIMESTAMPTZ (stated_time above), with
--- published_time_known / modified_time_known, and the stated days as published_date /
--- modified_date. Otherwise the same columns as before.
+-- The views expose published_at / modified_at as TIMESTAMPTZ (stated_time above) and
+-- published_time_known / modified_time_known never NULL, without the raw *_timestamp columns,
+-- and add the stated days as published_date / modified_date. Otherwise the same columns.
 CREATE OR REPLACE VIEW latest_revisions AS
 SELECT a.identity, a.source_kind, a.first_seen_at,
-       r.* EXCLUDE (published_timestamp, modified_timestamp, published_time_known,
-                    modified_time_known)
+       r.* EXCLUDE (published_timestamp, modified_timestamp)
            REPLACE (stated_time(r.published_timestamp, r.published_at) AS published_at,
-                    stated_time(r.modified_timestamp, r.modified_at) AS modified_at),
-       coalesce(r.published_time_known, false) AS published_time_known,
-       coalesce(r.modified_time_known, false) AS modified_time_known,
+                    stated_time(r.modified_timestamp, r.modified_at) AS modified_at,
+                    coalesce(r.published_time_known, false) AS published_time_known,
+                    coalesce(r.modified_time_known, false) AS modified_time_known),
        r.published_at AS published_date,
        r.modified_at AS modified_date
 FROM revisions AS r
@@ -42,12 +41,11 @@ JOIN (SELECT article_id, max(revision) AS revision FROM revisions GROUP BY artic
 -- Every revision with the coherent time columns (what latest_revisions and as_of show, for
 -- all revisions): the table a question about publication times should read.
 CREATE VIEW revisions_timed AS
-SELECT r.* EXCLUDE (published_timestamp, modified_timestamp, published_time_known,
-                    modified_time_known)
+SELECT r.* EXCLUDE (published_timestamp, modified_timestamp)
            REPLACE (stated_time(r.published_timestamp, r.published_at) AS published_at,
-                    stated_time(r.modified_timestamp, r.modified_at) AS modified_at),
-       coalesce(r.published_time_known, false) AS published_time_known,
-       coalesce(r.modified_time_known, false) AS modified_time_known,
+                    stated_time(r.modified_timestamp, r.modified_at) AS modified_at,
+                    coalesce(r.published_time_known, false) AS published_time_known,
+                    coalesce(r.modified_time_known, false) AS modified_time_known),
        r.published_at AS published_date,
        r.modified_at AS modified_date
 FROM revisions AS r;
