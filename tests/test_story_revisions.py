@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,12 @@ PARAGRAPHS = [
 TITLE = "Council votes to rebuild the sea wall"
 
 
-def page(paragraphs: list[str], extra: dict[int, str] | None = None, title: str = TITLE) -> str:
+def page(
+    paragraphs: list[str],
+    extra: dict[int, str] | None = None,
+    title: str = TITLE,
+    modified: str | None = None,
+) -> str:
     body = []
     for index, paragraph in enumerate(paragraphs):
         body.append(f"<p>{paragraph}</p>")
@@ -55,6 +60,7 @@ def page(paragraphs: list[str], extra: dict[int, str] | None = None, title: str 
             "datePublished": "2025-09-02T23:30:00-05:00",
             "author": {"@type": "Person", "name": "Ann Lee"},
             "publisher": {"@type": "Organization", "name": "Example News"},
+            **({"dateModified": modified} if modified else {}),
         }
     )
     return (
@@ -200,6 +206,30 @@ def test_publication_time_is_a_timestamp_with_its_offset_kept(
         "2025-09-02T23:30:00-05:00",
         "2025-09-03 04:30 UTC",
     )
+
+
+def test_an_update_later_the_same_day_keeps_its_time(settings: Settings, tmp_path: Path) -> None:
+    story = tmp_path / "site" / "story.html"
+    story.parent.mkdir()
+    ingest(settings, story, page(PARAGRAPHS, modified="2025-09-02T23:55:00-05:00"))
+    assert query(
+        settings,
+        "SELECT modified_at, modified_time_known, modified_date, "
+        "modified_at - published_at FROM latest_revisions",
+    ) == [(datetime(2025, 9, 3, 4, 55, tzinfo=UTC), True, date(2025, 9, 2), timedelta(minutes=25))]
+
+
+def test_a_text_header_may_state_a_time_with_its_offset(settings: Settings, tmp_path: Path) -> None:
+    story = tmp_path / "files" / "story.txt"
+    story.parent.mkdir()
+    ingest(
+        settings,
+        story,
+        "published: 2025-09-01T10:00:00+02:00\nBy Ann Lee\n\n" + "\n\n".join(PARAGRAPHS),
+    )
+    assert query(
+        settings, "SELECT published_at, published_time_known, published_date FROM latest_revisions"
+    ) == [(datetime(2025, 9, 1, 8, 0, tzinfo=UTC), True, date(2025, 9, 1))]
 
 
 def test_the_seed_story_is_dated_midnight_utc_time_unknown(
