@@ -13,8 +13,8 @@ text), each
   stories" / "Lesen Sie auch" heading and the short link lines without final punctuation
   right after it), a log-in / subscribe prompt (a short block that starts like one), a share
   or comment counter ("123 comments", "Share", "Comments (4)") and a page timestamp (a block
-  of nothing but a date, a time or "3 minutes ago", with an optional "Updated"/"Published"
-  label).
+  of nothing but "3 minutes ago", or a date and time of day, or a date after an
+  "Updated"/"Published" label; a bare date line is story text).
 
 Every other block is kept, in order, character for character (after normalisation), and the
 text form is the kept blocks joined by one space, so a split or merged paragraph is no edit.
@@ -231,12 +231,10 @@ _CALENDAR_NAME = (
     r"sat(?:urday)?|sun(?:day)?|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|"
     r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
 )
-# What makes a run of stamp words a date or time rather than a bare number: a month or
-# weekday name, a clock time, am/pm, or a day-month-year date.
-_STAMP_ANCHOR = re.compile(
-    rf"{_CALENDAR_NAME}|(?:[01]?\d|2[0-3])[:.h][0-5]\d|a\.?m\.?|p\.?m\.?|"
-    r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\.?"
-)
+# What makes an unlabelled run of stamp words a page timestamp: a clock time or am/pm. A bare
+# date ("April 2, 2024", "23.10.2018") stays story text: a page's stamp that changes between
+# visits states a time or a label, and a changed date line is an edit.
+_STAMP_ANCHOR = re.compile(r"(?:^|\s)(?:[01]?\d|2[0-3])[:h][0-5]\d|\d\s*[ap]\.?m\.?(?!\w)")
 _STAMP_WORD = re.compile(
     rf"{_CALENDAR_NAME}|\d{{1,4}}(?:[:./-]\d{{1,4}})*(?:st|nd|rd|th|h|\.)?|a\.?m\.?|p\.?m\.?|"
     r"at|on|um|uhr|à|le|de|del|el|the|of|utc|gmt|z|est|edt|cst|cdt|mst|mdt|pst|pdt|et|ct|pt|"
@@ -253,15 +251,15 @@ _SENTENCE_END = re.compile(r"[.!?:;]['\")\]]*$")
 
 
 def _is_timestamp(folded: str) -> bool:
-    """Nothing but a date and/or time, with an optional label ("Updated 10:32 AM EST, Tue
-    September 2, 2025"); at least one digit."""
+    """Nothing but a date and/or time with at least one digit, and either a label ("Updated
+    June 13, 2019") or a clock time ("10:32 AM EST, Tue September 2, 2025")."""
     if not any(c.isdigit() for c in folded):
         return False
     unlabelled = _STAMP_LABEL.sub("", folded)
     words = _STAMP_SEPARATORS.sub(" ", unlabelled).split()
     if not words or not all(_STAMP_WORD.fullmatch(w) for w in words):
         return False
-    return unlabelled != folded or any(_STAMP_ANCHOR.fullmatch(w) for w in words)
+    return unlabelled != folded or bool(_STAMP_ANCHOR.search(" ".join(words)))
 
 
 def boilerplate_kind(block: str) -> str | None:
