@@ -433,6 +433,8 @@ def history(
         ("-removed", "right"),
         ("changed", "left"),
         ("seen", "right"),
+        ("published", "left"),
+        ("why", "left"),
         ("title", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -446,6 +448,8 @@ def history(
             f"-{r['words_removed']}",
             ", ".join(r["changed_fields"]) or "—",
             str(r["times_seen"]),
+            r["published"] or "—",
+            r["change_reason"] or "—",
             r["title"] or "—",
         )
     out.print(table)
@@ -485,8 +489,8 @@ def diff(
     for label, before, after in (
         ("title", old.title, new.title),
         ("authors", ", ".join(old.authors), ", ".join(new.authors)),
-        ("published", old.published_at, new.published_at),
-        ("modified", old.modified_at, new.modified_at),
+        ("published", old.published, new.published),
+        ("modified", old.modified, new.modified),
     ):
         if before != after:
             out.print(f"{label}: {before or '—'} → {after or '—'}", highlight=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -32,8 +32,8 @@ class RevisionDetail:
     content_hash: str
     title: str | None
     authors: list[str]
-    published_at: date | None
-    modified_at: date | None
+    published: str | None  # stated_time_label: "2025-09-02 12:30 UTC", or the day only
+    modified: str | None
     text: str
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from newsledger.tasks.clean import CleanedDocument
 from newsledger.tasks.models import ArticleContent, SourceDocument
-from newsledger.tasks.structured import StructuredData, author_list, choose_title
+from newsledger.tasks.structured import (
+    StructuredData,
+    author_list,
+    choose_title,
+    parse_datetime,
+)
 
 BYLINE_PREFIX = re.compile(r"^\s*(?:(?:written|reported|reporting|words)\s+)?by\s+", re.I)
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*", re.I)
@@ -216,6 +221,18 @@ def parse_date(value: str | None) -> date | None:
         return None
 
 
+def stated_instant(day: date | None, stated: datetime | None) -> tuple[datetime | None, bool]:
+    """The instant (UTC) of a publication or update time and whether its time of day is known:
+    the stated date-time when it has an offset and falls on the stated ``day`` (in its own
+    offset); else ``day`` at midnight UTC, time unknown (the seed header's ``date`` line, a
+    date found by htmldate, a date-time without an offset)."""
+    if day is None:
+        return None, False
+    if stated is not None and stated.tzinfo is not None and stated.date() == day:
+        return stated.astimezone(UTC), True
+    return datetime(day.year, day.month, day.day, tzinfo=UTC), False
+
+
 def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleContent:
     """Build the stored description of an article from its cleaned blocks and source fields."""
     header, page = cleaned.header, cleaned.page
@@ -257,7 +274,12 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
     published = parse_date(header.get("published") or header.get("date") or page.get("published"))
     modified = parse_date(header.get("modified") or page.get("modified"))
     stated: dict[str, str] = {}
+    # A header's published:/modified: field may state a date-time with an offset; its `date`
+    # line states a day only.
+    published_time = parse_datetime(header.get("published")) if header else None
+    modified_time = parse_datetime(header.get("modified")) if header else None
     if structured is not None and not header:
+        published_time, modified_time = structured.published, structured.modified
         # htmldate's day stays (measured: better on the dev corpus); the page's own date-time
         # is kept, with its offset, when it agrees on the day or htmldate found none.
         stated_day = structured.published.date() if structured.published else None
@@ -270,8 +292,22 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
                 stated["modified_at_iso"] = structured.modified.isoformat()
             if modified is None and structured.modified != structured.published:
                 modified = structured.modified.date()
-    if modified is not None and modified == published and not header.get("modified"):
+    updated_later = (  # the page states an update later the same day
+        published_time is not None
+        and modified_time is not None
+        and published_time.tzinfo is not None
+        and modified_time.tzinfo is not None
+        and modified_time > published_time
+    )
+    if (
+        modified is not None
+        and modified == published
+        and not header.get("modified")
+        and not updated_later
+    ):
         modified = None  # the page states no update; htmldate fell back to the original date
+    published_timestamp, published_time_known = stated_instant(published, published_time)
+    modified_timestamp, modified_time_known = stated_instant(modified, modified_time)
     canonical = header.get("url") or page.get("url") or document.url
     if structured is not None and not header.get("url") and structured.canonical_url:
         canonical = (
@@ -307,4 +343,8 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
         canonical_url=canonical,
         content_hash=content_fingerprint(title, authors, text),
         metadata=extra,
+        published_timestamp=published_timestamp,
+        modified_timestamp=modified_timestamp,
+        published_time_known=published_time_known,
+        modified_time_known=modified_time_known,
     )

@@ -56,6 +56,13 @@ class ArticleContent:
     canonical_url: str | None
     content_hash: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The stated publication / update instant (UTC). When the source states only a day it is
+    # that day at midnight UTC and ``*_time_known`` is False; ``published_at``/``modified_at``
+    # above stay the day as the source states it (in its own offset).
+    published_timestamp: datetime | None = None
+    modified_timestamp: datetime | None = None
+    published_time_known: bool = False
+    modified_time_known: bool = False
 
 
 @dataclass(frozen=True)

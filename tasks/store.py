@@ -22,23 +22,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from newsledger.tasks.diff import word_changes
 from newsledger.tasks.errors import DatabaseLockedError, StoreError
 from newsledger.tasks.models import (
-    ExtractedArticle,
     FailedInput,
     KnownUnchanged,
     LastObservation,
     PreparedItem,
     StoredOutcome,
-    article_id_for,
+)
+from newsledger.tasks.revisions import (
+    LatestRevision,
+    LedgerState,
+    RevisionFields,
+    articles_to_compare,
+    batch_identities,
+    canonical_alias,  # noqa: F401  (where tasks/web.py imports it from)
+    plan_batch,
 )
 from newsledger.tasks.settings import Settings
 
@@ -404,45 +410,32 @@ def read_last_observations_by_input(
     return found
 
 
-@dataclass
-class _Latest:
-    """An article's latest revision as a batch write sees it. The compared fields are read
-    only for articles that the batch revises (``_add_details``)."""
-
-    article_id: str
-    revision: int
-    content_hash: str
-    title: str | None = None
-    authors: list[str] = field(default_factory=list)
-    text: str = ""
-    published_at: date | None = None
-    modified_at: date | None = None
-
-
-def _add_details(
-    conn: duckdb.DuckDBPyConnection,
-    items: Sequence[PreparedItem],
-    article_of: dict[str, str],
-    latest: dict[str, _Latest],
-) -> None:
-    """Read title, authors, text and dates of the latest revisions this batch will revise."""
-    revised = set()
-    for item in items:
-        if not isinstance(item, ExtractedArticle):
-            continue
-        canonical = canonical_alias(item)
-        article_id = article_of.get(item.document.identity) or (
-            article_of.get(canonical) if canonical else None
-        )
-        current = latest.get(article_id) if article_id else None
-        if current is not None and current.content_hash != item.content.content_hash:
-            revised.add(current.article_id)
-    if not revised:
-        return
-    for row in conn.execute(sql("latest_details"), {"article_ids": sorted(revised)}).fetchall():
-        current = latest[row[0]]
-        current.title, current.authors, current.text = row[1], list(row[2] or []), row[3]
-        current.published_at, current.modified_at = row[4], row[5]
+def read_ledger_state(
+    conn: duckdb.DuckDBPyConnection, items: Sequence[PreparedItem]
+) -> LedgerState:
+    """The state :func:`plan_batch` starts from, for the identities of ``items``: the article
+    of each identity, each article's latest revision, and the compared fields of the latest
+    revisions the batch may revise."""
+    identities = batch_identities(items)
+    if not identities:
+        return LedgerState()
+    article_of: dict[str, str] = {}
+    latest: dict[str, LatestRevision] = {}
+    for row in conn.execute(sql("latest_state"), {"identities": identities}).fetchall():
+        identity, article_id, revision, content_hash = row
+        article_of[identity] = article_id
+        if revision is not None:
+            latest[article_id] = LatestRevision(article_id, revision, content_hash)
+    needed = articles_to_compare(items, article_of, latest)
+    if needed:
+        cursor = conn.execute(sql("latest_details"), {"article_ids": sorted(needed)})
+        names = [column[0] for column in cursor.description or []]
+        for row in cursor.fetchall():
+            values = dict(zip(names, row, strict=True))
+            article_id = values.pop("article_id")
+            values["authors"] = tuple(values["authors"] or ())
+            latest[article_id] = replace(latest[article_id], fields=RevisionFields(**values))
+    return LedgerState(article_of, latest)
 
 
 def _json_default(value: Any) -> Any:
@@ -453,36 +446,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: list[dict[str, Any]]) -> None:
+def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: Sequence[Any]) -> None:
+    """Insert planned rows (dataclasses) with one statement, as one JSON parameter."""
     if rows:
-        conn.execute(sql(statement), {"rows": json.dumps(rows, default=_json_default)})
+        payload = [asdict(row) for row in rows]
+        conn.execute(sql(statement), {"rows": json.dumps(payload, default=_json_default)})
 
 
 BeforeCommit = Callable[[duckdb.DuckDBPyConnection, list[StoredOutcome]], None]
-
-
-def canonical_alias(item: PreparedItem) -> str | None:
-    """The canonical URL a fetched page states, when it differs from the page's identity and
-    is on the same site (a page cannot attach itself to another site's story)."""
-    if not isinstance(item, ExtractedArticle) or item.document.kind != "url":
-        return None
-    canonical = item.content.canonical_url
-    if not canonical or canonical == item.document.identity:
-        return None
-    return canonical if same_site(canonical, item.document.identity) else None
-
-
-def same_site(first: str, second: str) -> bool:
-    """Both URLs on one registered domain (``www.cnn.com`` ~ ``amp.cnn.com``), or one host."""
-    from courlan import extract_domain
-    from newsledger.tasks.urls import url_host
-
-    try:
-        return (extract_domain(first) or url_host(first)) == (
-            extract_domain(second) or url_host(second)
-        )
-    except ValueError:
-        return False
 
 
 def batch_key(run_id: str, items: Sequence[PreparedItem]) -> str:
@@ -539,34 +510,17 @@ def write_batch(
 ) -> tuple[list[StoredOutcome], list[KnownUnchanged]]:
     """Store one batch in ONE transaction and return what happened to each input.
 
-    Revision rule: an extracted article becomes a new revision only when its content hash
-    (title, authors, text) differs from the article's latest revision; otherwise it is an
-    ``unchanged`` observation. A source whose extraction was skipped (``KnownUnchanged``) is
-    checked against the latest revision; if another process stored a newer revision since,
-    it is handed back as *stale* to be extracted and written again.
-
-    Web pages (kind ``url``) whose canonical URL (``<link rel=canonical>``, ``og:url``) is an
-    identity of a known article join that article: variants of one URL are one story.
-    ``before_commit`` runs inside the same transaction (crawl state, raw archive).
+    It reads the ledger state the batch touches, lets :func:`plan_batch` (the revision rule,
+    ``tasks/revisions.py``) decide every row and outcome, inserts the rows and commits. Sources
+    skipped as unchanged (``KnownUnchanged``) whose article another process revised since are
+    returned as *stale*, to be extracted and written again. ``before_commit`` runs inside
+    the same transaction (crawl state, raw archive).
 
     With a ``key`` (:func:`batch_key`) the write is idempotent within its run: it records the
     key and its outcomes in the same transaction, and a second write with that key (a retry
     after a failure that came once the first had committed) stores nothing and returns the
     outcomes of the first."""
     now = _now()
-    identities = sorted(
-        {item.document.identity for item in items if not isinstance(item, FailedInput)}
-        | {item.identity for item in items if isinstance(item, FailedInput) and item.identity}
-        | {c for item in items if (c := canonical_alias(item))}
-    )
-    outcomes: list[StoredOutcome] = []
-    stale: list[KnownUnchanged] = []
-    articles: list[dict[str, Any]] = []
-    aliases: list[dict[str, Any]] = []
-    revisions: list[dict[str, Any]] = []
-    observations: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-
     with open_writer(settings) as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
@@ -575,243 +529,15 @@ def write_batch(
                 if done is not None:
                     conn.execute("ROLLBACK")
                     return done
-            latest: dict[str, _Latest] = {}
-            article_of: dict[str, str] = {}
-            if identities:
-                for row in conn.execute(sql("latest_state"), {"identities": identities}).fetchall():
-                    identity, article_id = row[0], row[1]
-                    article_of[identity] = article_id
-                    if row[2] is not None:
-                        latest[article_id] = _Latest(article_id, row[2], row[3])
-                _add_details(conn, items, article_of, latest)
-
-            def observe(
-                item_input: str,
-                identity: str | None,
-                article_id: str | None,
-                outcome: str,
-                revision: int | None,
-                content_hash: str | None,
-                raw_hash: str | None,
-                extractor_version: str | None,
-                file_signature: str | None = None,
-            ) -> None:
-                observations.append(
-                    {
-                        "run_id": run_id,
-                        "article_id": article_id,
-                        "identity": identity,
-                        "input": item_input,
-                        "observed_at": now,
-                        "outcome": outcome,
-                        "revision": revision,
-                        "content_hash": content_hash,
-                        "raw_hash": raw_hash,
-                        "extractor_version": extractor_version,
-                        "file_signature": file_signature,
-                    }
-                )
-
-            def seen_unchanged(
-                item: ExtractedArticle | KnownUnchanged,
-                current: _Latest,
-                title: str | None,
-                url: str | None,
-            ) -> None:
-                """Record that a source was seen with the content of the latest revision."""
-                document = item.document
-                observe(
-                    document.source,
-                    document.identity,
-                    current.article_id,
-                    "unchanged",
-                    current.revision,
-                    current.content_hash,
-                    document.raw_hash,
-                    item.extractor_version,
-                    document.file_signature,
-                )
-                outcomes.append(
-                    StoredOutcome(
-                        "unchanged",
-                        document.source,
-                        current.article_id,
-                        current.revision,
-                        title,
-                        url,
-                    )
-                )
-
-            for item in items:
-                if isinstance(item, FailedInput):
-                    article_id = article_of.get(item.identity or "")
-                    failures.append(
-                        {
-                            "run_id": run_id,
-                            "input": item.input,
-                            "identity": item.identity,
-                            "stage": item.stage,
-                            "error": item.error,
-                            "message": item.message,
-                            "occurred_at": now,
-                        }
-                    )
-                    observe(
-                        item.input,
-                        item.identity,
-                        article_id,
-                        "failed",
-                        None,
-                        None,
-                        item.raw_hash,
-                        None,
-                    )
-                    outcomes.append(
-                        StoredOutcome(
-                            "failed",
-                            item.input,
-                            article_id,
-                            message=item.message,
-                            stage=item.stage,
-                            error=item.error,
-                        )
-                    )
-                    continue
-
-                document = item.document
-                article_id = article_of.get(document.identity)
-                current = latest.get(article_id) if article_id else None
-
-                if isinstance(item, KnownUnchanged):
-                    if current is None or current.content_hash != item.expected_content_hash:
-                        stale.append(item)
-                        continue
-                    seen_unchanged(item, current, current.title, document.url)
-                    continue
-
-                content = item.content
-                canonical = canonical_alias(item)
-                if article_id is None and canonical and canonical in article_of:
-                    article_id = article_of[canonical]  # an alias of a known story
-                    article_of[document.identity] = article_id
-                    aliases.append(
-                        {"identity": document.identity, "article_id": article_id, "added_at": now}
-                    )
-                    current = latest.get(article_id)
-                if article_id is None:
-                    article_id = article_id_for(document.identity)
-                    article_of[document.identity] = article_id
-                    articles.append(
-                        {
-                            "article_id": article_id,
-                            "identity": document.identity,
-                            "source_kind": document.kind,
-                            "first_source": document.source,
-                            "first_seen_at": now,
-                        }
-                    )
-                    aliases.append(
-                        {"identity": document.identity, "article_id": article_id, "added_at": now}
-                    )
-                    current = latest.get(article_id)  # another identity may share the article
-                if canonical and canonical not in article_of:
-                    article_of[canonical] = article_id
-                    aliases.append(
-                        {"identity": canonical, "article_id": article_id, "added_at": now}
-                    )
-                if current is not None and current.content_hash == content.content_hash:
-                    seen_unchanged(
-                        item, current, content.title, content.canonical_url or document.url
-                    )
-                    continue
-
-                if current is None:
-                    revision, outcome = 1, "new"
-                    added, removed, changed = content.word_count, 0, []
-                else:
-                    revision, outcome = current.revision + 1, "revised"
-                    added, removed = word_changes(current.text, content.text)
-                    changed = [
-                        name
-                        for name, before, after in (
-                            ("title", current.title, content.title),
-                            ("authors", list(current.authors or []), list(content.authors)),
-                            ("text", current.text, content.text),
-                            ("published_at", current.published_at, content.published_at),
-                            ("modified_at", current.modified_at, content.modified_at),
-                        )
-                        if before != after
-                    ]
-                revisions.append(
-                    {
-                        "article_id": article_id,
-                        "revision": revision,
-                        "observed_at": now,
-                        "run_id": run_id,
-                        "content_hash": content.content_hash,
-                        "raw_hash": document.raw_hash,
-                        "source": document.source,
-                        "title": content.title,
-                        "authors": list(content.authors),
-                        "outlet": content.outlet,
-                        "published_at": content.published_at,
-                        "modified_at": content.modified_at,
-                        "language": content.language,
-                        "lede": content.lede,
-                        "dateline": content.dateline,
-                        "section_headings": list(content.section_headings),
-                        "update_notes": list(content.update_notes),
-                        "canonical_url": content.canonical_url,
-                        "text": content.text,
-                        "word_count": content.word_count,
-                        "words_added": added,
-                        "words_removed": removed,
-                        "changed_fields": changed,
-                        "metadata": content.metadata,
-                        "extractor_version": item.extractor_version,
-                    }
-                )
-                observe(
-                    document.source,
-                    document.identity,
-                    article_id,
-                    outcome,
-                    revision,
-                    content.content_hash,
-                    document.raw_hash,
-                    item.extractor_version,
-                    document.file_signature,
-                )
-                latest[article_id] = _Latest(
-                    article_id,
-                    revision,
-                    content.content_hash,
-                    content.title,
-                    list(content.authors),
-                    content.text,
-                    content.published_at,
-                    content.modified_at,
-                )
-                outcomes.append(
-                    StoredOutcome(
-                        outcome,
-                        document.source,
-                        article_id,
-                        revision,
-                        content.title,
-                        content.canonical_url or document.url,
-                        added,
-                        removed,
-                    )
-                )
-
-            _insert(conn, "insert_articles", articles)
-            _insert(conn, "insert_identities", aliases)
-            _insert(conn, "insert_revisions", revisions)
-            _insert(conn, "insert_observations", observations)
-            if observations:
-                conn.execute(sql("update_input_state"), {"count": len(observations)})
-            _insert(conn, "insert_failures", failures)
+            plan = plan_batch(items, read_ledger_state(conn, items), run_id=run_id, now=now)
+            outcomes = list(plan.outcomes)
+            _insert(conn, "insert_articles", plan.articles)
+            _insert(conn, "insert_identities", plan.identities)
+            _insert(conn, "insert_revisions", plan.revisions)
+            _insert(conn, "insert_observations", plan.observations)
+            if plan.observations:
+                conn.execute(sql("update_input_state"), {"count": len(plan.observations)})
+            _insert(conn, "insert_failures", plan.failures)
             if before_commit is not None:
                 before_commit(conn, outcomes)
             if key is not None:
@@ -828,4 +554,4 @@ def write_batch(
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return outcomes, stale
+    return outcomes, list(plan.stale)

@@ -184,7 +184,10 @@ def test_sql_shows_the_seed_values(ledger: Ledger) -> None:
 
 
 def test_sql_csv_and_json_parse(ledger: Ledger) -> None:
-    query = "select identity, revision, authors, published_at, word_count from latest_revisions"
+    query = (
+        "select identity, revision, authors, published_at, published_time_known, "
+        "published_date, word_count from latest_revisions"
+    )
     as_csv, as_json = ledger.run_parallel(
         ["sql", query, "--format", "csv"], ["sql", query, "--format", "json"]
     )
@@ -192,7 +195,10 @@ def test_sql_csv_and_json_parse(ledger: Ledger) -> None:
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert len(rows) == 1
     assert rows[0]["identity"] == f"file:articles/{SEED_NAME}"
-    assert rows[0]["revision"] == "2" and rows[0]["published_at"] == "2025-09-02"
+    # a timestamp with time zone; the seed header states a day only: midnight UTC, time unknown
+    assert rows[0]["revision"] == "2" and rows[0]["published_at"] == "2025-09-02T00:00:00+00:00"
+    assert rows[0]["published_time_known"].lower() == "false"
+    assert rows[0]["published_date"] == "2025-09-02"
     assert json.loads(rows[0]["authors"]) == ["Tal Shalev", "Dana Karni"]  # JSON, not a repr
     records = json.loads(as_json.stdout)
     assert records == [
@@ -200,7 +206,9 @@ def test_sql_csv_and_json_parse(ledger: Ledger) -> None:
             "identity": f"file:articles/{SEED_NAME}",
             "revision": 2,
             "authors": ["Tal Shalev", "Dana Karni"],
-            "published_at": "2025-09-02",
+            "published_at": "2025-09-02T00:00:00+00:00",
+            "published_time_known": False,
+            "published_date": "2025-09-02",
             "word_count": int(rows[0]["word_count"]),
         }
     ]

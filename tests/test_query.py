@@ -117,7 +117,17 @@ def test_as_of_now_is_latest_revisions_with_the_same_columns(stories: StoryLedge
         assert [d[0] for d in now.description] == latest_columns
         assert now.fetchall() == latest_rows
         revision_columns = [r[0] for r in conn.execute("DESCRIBE revisions").fetchall()]
-    assert latest_columns == ["identity", "source_kind", "first_seen_at", *revision_columns]
+    # one coherent time column each (migration 010): the raw *_timestamp columns are folded
+    # into published_at / modified_at, and the stated days come last
+    timed = [c for c in revision_columns if c not in ("published_timestamp", "modified_timestamp")]
+    assert latest_columns == [
+        "identity",
+        "source_kind",
+        "first_seen_at",
+        *timed,
+        "published_date",
+        "modified_date",
+    ]
     assert [(r[3], r[4]) for r in latest_rows] == sorted([(stories.alpha, 3), (stories.beta, 1)])
 
 
