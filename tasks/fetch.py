@@ -63,6 +63,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, get_args
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import brotli
 import httpcore
@@ -79,6 +80,7 @@ from newsledger.tasks.errors import (
     TooManyRedirectsError,
 )
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.urls import idna_host
 from protego import Protego
 
 __all__ = [
@@ -252,7 +254,7 @@ class AddressGuard:
         """Parse ``url`` and refuse anything that is not http(s) with a host name."""
         shown = redact_userinfo(str(url))
         try:
-            parsed = httpx.URL(url)
+            parsed = httpx.URL(_uts46_url(url) if isinstance(url, str) else url)
         except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
             raise BlockedURLError(f"refused {shown!r}: not a valid URL") from exc
         if parsed.scheme not in ("http", "https"):
@@ -313,6 +315,25 @@ class AddressGuard:
             for candidate in candidates
             for network in self._allowed_networks
         )
+
+
+def _uts46_url(url: str) -> str:
+    """``url`` with a non-ASCII host name in its UTS-46 ASCII form, the one ``normalize_url``
+    gives (httpx alone uses IDNA 2008 without the UTS-46 mapping and refuses e.g. full-width
+    letters). Anything unparseable is returned as it is, for httpx to refuse."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return url
+    if host is None or host.isascii():
+        return url
+    encoded = idna_host(host.rstrip("."))
+    if encoded is None:
+        return url
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}{at}{encoded}" + (f":{port}" if port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -986,7 +1007,10 @@ class Fetcher:
         if status in _REDIRECT_STATUSES and response.headers.get("location"):
             location = response.headers["location"]
             try:
-                return url.join(location)
+                try:
+                    return url.join(location)
+                except httpx.InvalidURL:  # e.g. a non-ASCII host only UTS-46 maps
+                    return httpx.URL(_uts46_url(urljoin(str(url), location)))
             except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
                 raise BlockedURLError(
                     f"{url} redirected to {redact_userinfo(location)!r}, not a valid URL"

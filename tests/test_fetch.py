@@ -407,6 +407,34 @@ def test_dns_is_resolved_once_so_rebinding_cannot_redirect_the_connection(
     assert site.requests("/ok.html")[0].headers["host"] == f"rebind.test:{site.port}"
 
 
+@pytest.mark.parametrize("name", ["straße.test", "ｓｔｒａßｅ.test", "STRAßE.test"])
+def test_an_international_host_is_fetched_under_its_uts46_name_as_identity_names_it(
+    site: FixtureSite, name: str
+) -> None:
+    """The host resolved and sent in ``Host`` is the one ``normalize_url`` puts in the
+    identity (UTS-46 ``xn--strae-oqa``, never IDNA 2003's ``strasse``)."""
+    from newsledger.tasks.urls import normalize_url
+
+    resolved: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    url = f"http://{name}:{site.port}/ok.html"
+    identity = normalize_url(url)
+    assert identity == f"http://xn--strae-oqa.test:{site.port}/ok.html"
+
+    async def both(fetcher: Fetcher) -> list[FetchedPage]:
+        return [await fetcher.fetch(url), await fetcher.fetch(identity)]
+
+    pages = with_fetcher(make_settings(), both, resolver=resolver)
+    assert [page.body for page in pages] == [OK_HTML, OK_HTML]
+    assert set(resolved) == {"xn--strae-oqa.test"}
+    hosts = {request.headers["host"] for request in site.requests("/ok.html")}
+    assert hosts == {f"xn--strae-oqa.test:{site.port}"}
+
+
 def test_any_private_answer_blocks_the_host(site: FixtureSite) -> None:
     async def mixed(host: str) -> list[str]:
         return ["127.0.0.1", "10.0.0.1"]
