@@ -21,8 +21,11 @@ NewsledgerError
 │   └── ConnectionFailedError      code "connection"
 ├── FeedError                  stage "feed": a feed or the feed list is unusable
 │   └── FeedListError              code "feed_list"    (malformed seeds/feeds.yaml entry)
-└── StoreError                 stage "store"
-    └── DatabaseLockedError        code "locked"       (another process kept the file lock)
+├── StoreError                 stage "store"
+│   └── DatabaseLockedError        code "locked"       (another process kept the file lock)
+└── UsageError                 stage "cli": the command line asks for what cannot be done
+                               (e.g. ``--output`` naming the ledger); the CLI exits with 2,
+                               every other NewsledgerError with 1
 """
 
 from __future__ import annotations
@@ -143,3 +146,8 @@ class StoreError(NewsledgerError):
 
 class DatabaseLockedError(StoreError):
     code = "locked"
+
+
+class UsageError(NewsledgerError):
+    stage = "cli"
+    code = "usage"

@@ -276,7 +276,7 @@ def test_memory_is_bounded_for_the_whole_process(
         "sql",
         statement,
     )
-    assert result.returncode == 2, result
+    assert result.returncode == 1, result
     assert "SQL error: the query ran out of memory" in result.stderr
     assert "NEWSLEDGER_QUERY_PROCESS_MEMORY_MB" in result.stderr
     assert "Traceback" not in result.stderr
@@ -334,7 +334,7 @@ def test_the_timeout_covers_drawing_the_result(ledger: Path, tmp_path: Path) -> 
         "sql",
         "select i, 'row ' || i as label from range(200000) t(i)",
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "SQL error: the query was stopped after 1 s" in result.stderr
     assert "row 199999" not in result.stdout
 
@@ -357,6 +357,6 @@ def test_the_timeout_covers_writing_a_file_and_leaves_nothing(
         "--output",
         str(folder / f"all.{file_format}"),
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "SQL error: the query was stopped after 1 s" in result.stderr
     assert list(folder.iterdir()) == []
