@@ -68,12 +68,15 @@ def revisit_interval(
     now: datetime, last_change: datetime, settings: Settings, watch_factor: float = 1.0
 ) -> timedelta:
     """How long until a story is visited again: a fixed share of the time since it last
-    changed (or appeared), so young or just-edited stories are watched closely and old ones
-    rarely; ``watch_factor`` > 1 shortens it (a story that keeps changing)."""
+    changed (or appeared), kept between ``refresh_min_minutes`` and ``refresh_max_minutes``, so
+    young or just-edited stories are watched closely and old ones rarely. That interval is then
+    divided by ``watch_factor`` (at least 1: a story that keeps changing): a story watched ×4 is
+    visited four times as often as another of its age, also right after a change (15 min / 4),
+    which a bound applied after dividing would cancel."""
     age_minutes = max(0.0, (now - last_change).total_seconds() / 60)
-    minutes = settings.refresh_age_factor * age_minutes / max(watch_factor, 1e-6)
+    minutes = settings.refresh_age_factor * age_minutes
     minutes = min(max(minutes, settings.refresh_min_minutes), settings.refresh_max_minutes)
-    return timedelta(minutes=minutes)
+    return timedelta(minutes=minutes / max(watch_factor, 1.0))
 
 
 def retry_delay(consecutive_failures: int, settings: Settings) -> timedelta | None:

@@ -41,6 +41,7 @@ from newsledger.tasks.web import (
     run_retry,
     run_url_ingest,
     store_pages,
+    watch_article,
 )
 
 MiB = 1024 * 1024
@@ -952,8 +953,9 @@ def test_revisit_interval_grows_with_age_within_bounds(a: float, b: float, watch
     second = revisit_interval(NOW, NOW - timedelta(minutes=old), POLICY, watch)
     assert first <= second
     for interval in (first, second):
-        assert timedelta(minutes=POLICY.refresh_min_minutes) <= interval
-        assert interval <= timedelta(minutes=POLICY.refresh_max_minutes)
+        # the bounds apply before the watch factor (never below 1) divides the interval
+        assert timedelta(minutes=POLICY.refresh_min_minutes) / max(watch, 1.0) <= interval
+        assert interval <= timedelta(minutes=POLICY.refresh_max_minutes) / max(watch, 1.0)
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -973,6 +975,38 @@ def test_revisit_interval_examples() -> None:
     assert revisit_interval(NOW, NOW - timedelta(hours=8), POLICY) == timedelta(hours=2)
     assert revisit_interval(NOW, NOW - timedelta(days=365), POLICY) == timedelta(days=7)
     assert revisit_interval(NOW, NOW + timedelta(hours=1), POLICY) == timedelta(minutes=15)
+
+
+def test_the_watch_factor_divides_the_bounded_interval() -> None:
+    """Right after a change a story watched ×4 is due in 15 min / 4, not 15 min: the floor
+    applies before the factor divides (README, "A story that changes is watched more closely")."""
+    assert revisit_interval(NOW, NOW, POLICY, 4.0) == timedelta(minutes=15) / 4
+    assert revisit_interval(NOW, NOW - timedelta(hours=8), POLICY, 2.0) == timedelta(hours=1)
+    assert revisit_interval(NOW, NOW - timedelta(days=365), POLICY, 8.0) == timedelta(days=7) / 8
+    assert revisit_interval(NOW, NOW, POLICY, 0.5) == timedelta(minutes=15)  # never slower
+
+
+def test_watching_a_just_revised_story_brings_its_next_visit_forward(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    site.set_page("/news/watched.html", article_html("Watched story"))
+    settings = web_settings(tmp_path)
+    url = site.url("/news/watched.html")
+    run_url_ingest([url], settings)
+    site.set_page("/news/watched.html", article_html("Watched story", "Updated."))
+    assert run_url_ingest([url], settings).revised == 1
+    ((article_id, fetched_at, due_at, factor),) = rows(
+        settings, "SELECT article_id, last_fetched_at, next_check_at, watch_factor FROM tracked_urls"
+    )
+    assert factor == 1.0 and due_at - fetched_at == timedelta(minutes=15)
+    result = watch_article(settings, article_id, 2)
+    assert [change["watch_factor"] for change in result.urls] == [2.0]
+    ((due_after, factor_after),) = rows(
+        settings, "SELECT next_check_at, watch_factor FROM tracked_urls"
+    )
+    # revision 2 → ×2: 15 min / 2 after the watch, so well before the unwatched 15 min
+    assert factor_after == 2.0
+    assert due_after < fetched_at + timedelta(minutes=15)
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
