@@ -15,7 +15,10 @@ Life cycle of one ``Fetcher.fetch(url)``:
       checked addresses (``GuardedTransport``), so a second DNS answer cannot rebind the host;
    b. robots.txt of the hop's origin is consulted (fetched once per Fetcher, then cached);
    c. a politeness slot is taken: at most ``per_host_concurrency`` requests in flight per host,
-      request starts ``per_host_delay_seconds`` apart, ``global_concurrency`` overall.
+      request starts ``per_host_delay_seconds`` apart (or the origin's robots.txt
+      ``Crawl-delay``, capped at ``max_crawl_delay_seconds``, when longer), also apart from the
+      host's last request of an earlier Fetcher (``recent_requests``, e.g. a feed fetched just
+      before its pages), ``global_concurrency`` overall.
 3. **One exchange** (``_exchange``), inside a total deadline of ``total_timeout`` seconds
    (httpx alone has none): send the GET, judge the status, check the content type and the
    declared length, stream the raw bytes under ``max_response_bytes``, then decompress
@@ -56,6 +59,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager
@@ -95,6 +99,7 @@ __all__ = [
     "backoff_delay",
     "decode_body",
     "fetch_all",
+    "host_of",
     "parse_retry_after",
 ]
 
@@ -514,13 +519,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
 class HostGate:
     """Politeness towards one host: at most ``concurrency`` requests in flight, and request
-    starts at least ``delay`` seconds apart (a start time is reserved before waiting for it)."""
+    starts at least ``delay`` seconds apart (a start time is reserved before waiting for it),
+    the first one ``delay`` after ``last_start`` (a ``clock`` time) when given."""
 
     def __init__(
         self,
         concurrency: int,
         delay: float,
         *,
+        last_start: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -528,7 +535,18 @@ class HostGate:
         self._delay = max(0.0, delay)
         self._clock = clock
         self._sleep = sleep
-        self._next_start = -math.inf
+        self._next_start = -math.inf if last_start is None else last_start + self._delay
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
+    def widen(self, delay: float) -> None:
+        """Space request starts at least ``delay`` apart from now on (never narrower), the
+        next one included (e.g. a robots.txt ``Crawl-delay`` learnt after the first request)."""
+        if delay > self._delay:
+            self._next_start += delay - self._delay
+            self._delay = delay
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -718,6 +736,14 @@ class RobotsCache:
         self.fetched: dict[str, RobotsRecord] = {}
 
 
+def host_of(url: str) -> str | None:
+    """The host of a URL as the politeness gates key it (IDNA, IPv6 without brackets)."""
+    try:
+        return _host(httpx.URL(_uts46_url(url)))
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return None
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of a URL as the fetcher keys robots.txt, or None if invalid."""
     try:
@@ -752,7 +778,9 @@ class Fetcher:
 
     ``resolver`` replaces the system DNS resolver and ``ssl_context`` the default certificate
     checks (certifi roots), e.g. to trust a private CA; both are seams for tests. Every DNS
-    answer still goes through the SSRF guard.
+    answer still goes through the SSRF guard. ``recent_requests`` gives the time of the last
+    request to a host (as ``_host`` names it) made elsewhere, so the politeness delay also
+    separates this Fetcher's first request from it.
     """
 
     def __init__(
@@ -762,8 +790,10 @@ class Fetcher:
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         robots: RobotsCache | None = None,
+        recent_requests: Mapping[str, datetime] | None = None,
     ) -> None:
         self._settings = settings or Settings()
+        self._recent_requests = dict(recent_requests or {})
         self.robots_cache = robots or RobotsCache()
         self._ssl_context = ssl_context
         self._guard = AddressGuard(self._settings, resolver)
@@ -771,6 +801,7 @@ class Fetcher:
         self._global_slots = asyncio.Semaphore(max(1, self._settings.global_concurrency))
         self._gates: dict[str, HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
+        self._crawl_delays: dict[str, float] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._robots_agent = _robots_agent(self._settings.user_agent)
         self.robots_unavailable: dict[str, str] = {}
@@ -903,9 +934,11 @@ class Fetcher:
                 if len(chain) == 1:
                     raise
                 raise BlockedURLError(f"{exc} (redirected from {chain[-2]})") from exc
+            crawl_delay = 0.0
             if kind != "robots":
                 await self._check_robots(current)
-            async with self._slot(host):
+                crawl_delay = self._crawl_delays.get(_origin(current), 0.0)
+            async with self._slot(host, crawl_delay):
                 outcome = await self._exchange(current, requested=url, headers=headers, kind=kind)
             if isinstance(outcome, FetchedPage):
                 return outcome
@@ -916,12 +949,18 @@ class Fetcher:
         )
 
     @asynccontextmanager
-    async def _slot(self, host: str) -> AsyncIterator[None]:
+    async def _slot(self, host: str, crawl_delay: float = 0.0) -> AsyncIterator[None]:
         gate = self._gates.get(host)
         if gate is None:
+            last = self._recent_requests.get(host)
             gate = self._gates[host] = HostGate(
-                self._settings.per_host_concurrency, self._settings.per_host_delay_seconds
+                self._settings.per_host_concurrency,
+                self._settings.per_host_delay_seconds,
+                last_start=None
+                if last is None
+                else time.monotonic() - max(0.0, (datetime.now(UTC) - last).total_seconds()),
             )
+        gate.widen(crawl_delay)
         async with gate.slot(), self._global_slots:
             yield
 
@@ -940,9 +979,13 @@ class Fetcher:
                     record = await self._load_robots(origin)
                     if record is not None:
                         self.robots_cache.fetched[origin] = record
-                self._robots[origin] = (
-                    Protego.parse(record.body) if record is not None and record.body else None
-                )
+                rules = Protego.parse(record.body) if record is not None and record.body else None
+                self._robots[origin] = rules
+                delay = rules.crawl_delay(self._robots_agent) if rules is not None else None
+                if delay:
+                    self._crawl_delays[origin] = min(
+                        float(delay), self._settings.max_crawl_delay_seconds
+                    )
             return self._robots[origin]
 
     async def _load_robots(self, origin: str) -> RobotsRecord | None:
@@ -1077,14 +1120,17 @@ class Fetcher:
 
 
 def fetch_all(
-    settings: Settings, requests: Sequence[FetchRequest], robots: RobotsCache | None = None
+    settings: Settings,
+    requests: Sequence[FetchRequest],
+    robots: RobotsCache | None = None,
+    recent_requests: Mapping[str, datetime] | None = None,
 ) -> list[FetchedPage | FetchError]:
     """Synchronous convenience: fetch ``requests`` with one Fetcher inside ``asyncio.run``
-    (robots.txt rules from and into ``robots``). Not callable from inside a running event
-    loop; use ``Fetcher.fetch_many`` there."""
+    (robots.txt rules from and into ``robots``; ``recent_requests`` as for ``Fetcher``). Not
+    callable from inside a running event loop; use ``Fetcher.fetch_many`` there."""
 
     async def run() -> list[FetchedPage | FetchError]:
-        async with Fetcher(settings, robots=robots) as fetcher:
+        async with Fetcher(settings, robots=robots, recent_requests=recent_requests) as fetcher:
             return await fetcher.fetch_many(requests)
 
     return asyncio.run(run())

@@ -32,11 +32,13 @@ import duckdb
 from newsledger.tasks.diff import word_changes
 from newsledger.tasks.errors import DatabaseLockedError, StoreError
 from newsledger.tasks.models import (
+    ArticleContent,
     ExtractedArticle,
     FailedInput,
     KnownUnchanged,
     LastObservation,
     PreparedItem,
+    SourceDocument,
     StoredOutcome,
     article_id_for,
 )
@@ -472,6 +474,14 @@ def canonical_alias(item: PreparedItem) -> str | None:
     return canonical if same_site(canonical, item.document.identity) else None
 
 
+def _outcome_url(document: SourceDocument, content: ArticleContent) -> str | None:
+    """The URL an outcome (and its event) names: for a web page the URL that answered, never
+    a canonical URL it merely states (that may be dead); for a file the URL it states."""
+    if document.kind == "url":
+        return document.url
+    return content.canonical_url or document.url
+
+
 def same_site(first: str, second: str) -> bool:
     """Both URLs on one registered domain (``www.cnn.com`` ~ ``amp.cnn.com``), or one host."""
     from courlan import extract_domain
@@ -721,7 +731,7 @@ def write_batch(
                     )
                 if current is not None and current.content_hash == content.content_hash:
                     seen_unchanged(
-                        item, current, content.title, content.canonical_url or document.url
+                        item, current, content.title, _outcome_url(document, content)
                     )
                     continue
 
@@ -799,7 +809,7 @@ def write_batch(
                         article_id,
                         revision,
                         content.title,
-                        content.canonical_url or document.url,
+                        _outcome_url(document, content),
                         added,
                         removed,
                     )

@@ -30,6 +30,7 @@ from newsledger.tasks.fetch import (
     RobotsCache,
     RobotsRecord,
     fetch_all,
+    host_of,
     origin_of,
 )
 from newsledger.tasks.models import (
@@ -258,6 +259,24 @@ def known_robots(
     return RobotsCache(RobotsRecord(*row) for row in rows)
 
 
+def recent_requests(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, datetime]:
+    """The hosts asked within the longest politeness delay (``per_host_delay_seconds``, or the
+    Crawl-delay cap), with the time of their last recorded fetch: a Fetcher waits its delay
+    after it, so a feed and its first page are never closer than the promised 1 s."""
+    window = settings.per_host_delay_seconds
+    if settings.respect_robots:
+        window = max(window, settings.max_crawl_delay_seconds)
+    if window <= 0:
+        return {}
+    since = _now() - timedelta(seconds=window)
+    latest: dict[str, datetime] = {}
+    for url, fetched_at in conn.execute(sql("recent_fetches"), {"since": since}).fetchall():
+        host = host_of(url)
+        if host is not None and (host not in latest or fetched_at > latest[host]):
+            latest[host] = fetched_at
+    return latest
+
+
 def save_robots(conn: duckdb.DuckDBPyConnection, records: Iterable[RobotsRecord]) -> None:
     rows = [
         {"origin": r.origin, "status": r.status, "body": r.body, "fetched_at": r.fetched_at}
@@ -274,10 +293,12 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     with open_writer(settings) as conn:  # one short read: last observations, robots.txt
         known = read_last_observations_by_input(conn, urls)  # a page's input is its URL
         robots = known_robots(conn, settings, urls)
+        recent = recent_requests(conn, settings)
     results = fetch_all(
         settings,
         [FetchRequest(t.url, t.etag, t.last_modified, "html") for t in targets],
         robots,
+        recent,
     )
     prepared: list[PreparedItem] = []
     fetches: list[FetchRecord] = []
@@ -402,6 +423,9 @@ def _update_tracked(
     fetch_of = {f.url: f for f in batch.fetches}
     # A page naming another canonical URL (same site) is an alias: the canonical URL is
     # tracked and revisited instead, so two variants of a story never take turns as revisions.
+    # Only while the canonical URL answers: while it fails (a 404, a refusal), due_urls.sql
+    # and watched_urls.sql visit the page that worked instead; one never asked yet is tried
+    # first, at the next visit.
     canonical_of = {
         item.document.identity: canonical
         for item in batch.prepared
@@ -617,6 +641,7 @@ def poll_feeds(
             for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
         }
         robots = known_robots(conn, settings, [s.url for s in specs])
+        recent = recent_requests(conn, settings)
     specs = feeds_due(
         specs, {url: row[6] for url, row in state.items()}, now, everything=everything
     )
@@ -629,7 +654,7 @@ def poll_feeds(
         )
         for s in specs
     ]
-    results = fetch_all(settings, requests, robots)
+    results = fetch_all(settings, requests, robots, recent)
     poll = FeedPoll([], [])
     feed_rows: list[dict[str, Any]] = []
     fetches: list[FetchRecord] = []

@@ -8,6 +8,7 @@ an injected DNS resolver where a test needs a host name that does not exist.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import ssl
 import tracemalloc
@@ -476,6 +477,68 @@ def test_robots_disallow_and_single_robots_fetch(site: FixtureSite) -> None:
     assert isinstance(results[6], RobotsDisallowedError) and results[6].code == "robots"
     assert site.count("/robots.txt") == 1
     assert site.count("/private/secret.html") == 0
+
+
+def _start_gaps(site: FixtureSite, prefix: str) -> list[float]:
+    """Seconds between the starts of the requests under ``prefix``, as the server saw them."""
+    starts = sorted(r.started for r in site.requests() if r.path.startswith(prefix))
+    return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+# Server-side arrival times can be a little closer than the client's starts (the first request
+# also opens the connection): a small allowance, far below the delays measured.
+ARRIVAL_JITTER = 0.05
+
+
+def test_robots_crawl_delay_spaces_requests_to_the_host(site: FixtureSite) -> None:
+    site.set_robots("User-agent: *\nCrawl-delay: 0.4\nDisallow: /private/\n")
+    for index in range(4):
+        site.set_page(f"/paced/{index}.html", f"<html>{index}</html>")
+    settings = make_settings(per_host_delay_seconds=0.0, per_host_concurrency=4)
+    results = fetch_all(settings, [FetchRequest(site.url(f"/paced/{i}.html")) for i in range(4)])
+    assert all(isinstance(result, FetchedPage) for result in results)
+    gaps = _start_gaps(site, "/paced/")
+    assert len(gaps) == 3 and min(gaps) >= 0.4 - ARRIVAL_JITTER, gaps
+    # robots.txt itself came first, and the first page waited the delay after it too
+    (robots,) = site.requests("/robots.txt")
+    first_page = min(r.started for r in site.requests() if r.path.startswith("/paced/"))
+    assert first_page - robots.started >= 0.4 - ARRIVAL_JITTER
+
+
+def test_a_long_crawl_delay_is_capped_and_ignored_without_robots(site: FixtureSite) -> None:
+    site.set_robots("User-agent: *\nCrawl-delay: 3600\n")
+    for index in range(3):
+        site.set_page(f"/capped/{index}.html", f"<html>{index}</html>")
+    settings = make_settings(
+        per_host_delay_seconds=0.0, per_host_concurrency=4, max_crawl_delay_seconds=0.3
+    )
+    fetch_all(settings, [FetchRequest(site.url(f"/capped/{i}.html")) for i in range(3)])
+    gaps = _start_gaps(site, "/capped/")
+    # the cap, not an hour: at least 0.3 s apart, and far less than the stated delay
+    assert len(gaps) == 2 and min(gaps) >= 0.3 - ARRIVAL_JITTER and max(gaps) < 3600 / 2, gaps
+    site.clear_log()
+    fetch_all(
+        make_settings(per_host_delay_seconds=0.0, respect_robots=False),
+        [FetchRequest(site.url(f"/capped/{i}.html")) for i in range(3)],
+    )
+    assert site.requests("/robots.txt") == []  # not asked, so no Crawl-delay either
+    assert len(site.requests()) == 3
+
+
+def test_the_delay_counts_from_a_recent_request_of_another_fetcher(site: FixtureSite) -> None:
+    """``recent_requests`` (the ledger's last fetch of a host) spaces a new Fetcher's first
+    request from it, as from one of its own."""
+    site.set_page("/next.html", "<html>next</html>")
+    settings = make_settings(per_host_delay_seconds=0.5, respect_robots=False)
+    (first,) = fetch_all(settings, [FetchRequest(site.url("/next.html"))])
+    assert isinstance(first, FetchedPage)
+    fetch_all(
+        settings,
+        [FetchRequest(site.url("/next.html"))],
+        recent_requests={"127.0.0.1": first.fetched_at},
+    )
+    (gap,) = _start_gaps(site, "/next.html")
+    assert gap >= 0.5 - ARRIVAL_JITTER
 
 
 def test_robots_can_be_ignored(site: FixtureSite) -> None:
