@@ -21,6 +21,8 @@ NewsledgerError
 │   └── ConnectionFailedError      code "connection"
 ├── FeedError                  stage "feed": a feed or the feed list is unusable
 │   └── FeedListError              code "feed_list"    (malformed seeds/feeds.yaml entry)
+│       └── FeedEntryRejectedError     code "feed_rejected" (an entry whose url is not http(s):
+│                                      that entry is skipped and recorded, the rest polled)
 ├── StoreError                 stage "store"
 │   └── DatabaseLockedError        code "locked"       (another process kept the file lock)
 └── UsageError                 stage "cli": the command line asks for what cannot be done
@@ -137,6 +139,15 @@ class FeedError(NewsledgerError):
 
 class FeedListError(FeedError):
     code = "feed_list"
+
+
+class FeedEntryRejectedError(FeedListError):
+    code = "feed_rejected"
+
+    def __init__(self, message: str, *, url: str, line: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.line = line
 
 
 class StoreError(NewsledgerError):

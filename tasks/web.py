@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
-from newsledger.tasks.feeds import FeedSpec, load_feed_list, parse_feed, skip_code
+from newsledger.tasks.feeds import FeedSpec, parse_feed, read_feed_list, skip_code
 from newsledger.tasks.fetch import (
     FetchedPage,
     FetchRequest,
@@ -891,12 +891,21 @@ def run_poll(
     steps: WebSteps | None = None,
     context: RunContext = LOCAL_RUN,
 ) -> tuple[RunSummary, FeedPoll]:
-    """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages."""
+    """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages. An
+    entry whose url is not http(s) is a recorded failure naming its line; the others are
+    polled. Any other problem of the list stops here, before anything is fetched."""
     steps = steps or PLAIN_WEB_STEPS
-    specs = load_feed_list(feeds_file or settings.feeds_file)  # a malformed list stops here
+    feed_list = read_feed_list(feeds_file or settings.feeds_file)
+    specs = feed_list.specs
     polls: list[FeedPoll] = []
 
     def body(summary: RunSummary) -> None:
+        if feed_list.rejected:
+            rejected: list[PreparedItem] = [
+                FailedInput(error.url, error.stage, error.code, str(error))
+                for error in feed_list.rejected
+            ]
+            summary.add(steps.store_failures(settings, summary.run_id, rejected))
         poll = steps.poll_feeds(settings, summary.run_id, specs, everything)
         polls.append(poll)
         summary.skipped += len(poll.skips)
