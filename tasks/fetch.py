@@ -238,6 +238,24 @@ def non_public_reason(address: IPAddress) -> str | None:
     return None
 
 
+def _address_literal(host: str) -> IPAddress | None:
+    """The address a host that is an IP literal stands for, or None for a name. Read as the
+    system resolver reads it: a trailing dot allowed (``127.0.0.1.``), and IPv4 in the
+    shorthand ``inet_aton`` accepts (``127.1``, ``0x7f.1``, ``2130706433``), so such hosts are
+    judged by the address, never sent to DNS as names that "cannot be resolved"."""
+    name = host.removesuffix(".") if host.count(".") else host
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    if not name or not all(part and part.isalnum() for part in name.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
 class AddressGuard:
     """The SSRF guard: checks URLs and resolves each host once to addresses we may connect to.
 
@@ -283,10 +301,9 @@ class AddressGuard:
             return self._cache[key]
 
     async def _resolve(self, host: str) -> tuple[IPAddress, ...]:
-        try:
-            return (ipaddress.ip_address(host),)  # a literal address needs no lookup
-        except ValueError:
-            pass
+        literal = _address_literal(host)
+        if literal is not None:
+            return (literal,)  # a literal address needs no lookup
         try:
             answers = await self._resolver(host)
         except (OSError, UnicodeError) as exc:

@@ -362,13 +362,31 @@ def test_redirect_to_internal_address_is_refused_without_connecting(
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost", "127.1", "2130706433", "0x7f.1", "0.0.0.0", "127.0.0.1", "[::ffff:127.0.0.1]"],
+    [
+        "localhost",
+        "127.1",
+        "2130706433",
+        "0x7f.1",
+        "0.0.0.0",
+        "127.0.0.1",
+        "[::ffff:127.0.0.1]",
+        "127.0.0.1.",  # a trailing dot: the same address, refused, not "cannot resolve"
+        "127.1.",
+        "0x7f.1.",
+    ],
 )
 def test_loopback_in_disguise_is_refused(site: FixtureSite, dialled: list[str], host: str) -> None:
     url = f"http://{host}:{site.port}/ok.html"
     error = fetch_error(make_settings(allowed_hosts=[]), url, BlockedURLError)
-    assert "allowed_hosts" in str(error)
+    assert "allowed_hosts" in str(error) and not error.retryable
     assert dialled == [] and site.requests() == []
+
+
+def test_a_trailing_dot_address_is_fetched_when_allowed(site: FixtureSite) -> None:
+    page = fetch(
+        make_settings(allowed_hosts=["127.0.0.0/8"]), f"http://127.0.0.1.:{site.port}/ok.html"
+    )
+    assert page.body == OK_HTML
 
 
 @pytest.mark.parametrize(
