@@ -730,9 +730,7 @@ def write_batch(
                         {"identity": canonical, "article_id": article_id, "added_at": now}
                     )
                 if current is not None and current.content_hash == content.content_hash:
-                    seen_unchanged(
-                        item, current, content.title, _outcome_url(document, content)
-                    )
+                    seen_unchanged(item, current, content.title, _outcome_url(document, content))
                     continue
 
                 if current is None:
