@@ -2,6 +2,10 @@
 
 Fast path: commands import neither Prefect nor trafilatura unless they need them (see
 ``flows/runtime.py`` for when a command becomes a Prefect flow run).
+
+Conventions: ``--db`` before or after the command; ``--json`` prints one JSON object per line;
+times are shown in UTC; exit status 0 on success, 1 when something failed at run time (an
+input, the query, a missing ledger), 2 for a usage error (a bad command line).
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from newsledger.flows.runtime import prepare_prefect_environment, use_prefect
-from newsledger.tasks.errors import NewsledgerError
+from newsledger.flows.runtime import decide_orchestration, prepare_prefect_environment
+from newsledger.tasks.errors import NewsledgerError, UsageError
 from newsledger.tasks.settings import Settings
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
@@ -31,7 +35,6 @@ app = typer.Typer(
     name="newsledger",
     help="Keep every revision of every news story in a DuckDB ledger.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 out = Console()
@@ -45,23 +48,50 @@ class OutputFormat(StrEnum):
     parquet = "parquet"
 
 
-def _settings(ctx: typer.Context) -> Settings:
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Ledger file (default: $NEWSLEDGER_DB or data/newsledger.duckdb)"),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON, one object per line, instead of tables")
+]
+
+
+def _settings(ctx: typer.Context, db: Path | None = None) -> Settings:
+    """The settings of this command: ``--db`` after the command wins over one before it."""
     settings: Settings = ctx.obj
-    return settings
+    return settings.model_copy(update={"db": db}) if db else settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            out.print(f"newsledger {version('newsledger')}", highlight=False)
+        except PackageNotFoundError:
+            out.print("newsledger (not installed as a package: version unknown)")
+        raise typer.Exit()
 
 
 @app.callback()
 def options(
     ctx: typer.Context,
-    db: Annotated[
-        Path | None,
+    db: DbOption = None,
+    _version_flag: Annotated[
+        bool,
         typer.Option(
-            "--db", help="Ledger file (default: $NEWSLEDGER_DB or data/newsledger.duckdb)"
+            "--version", callback=_version, is_eager=True, help="Show the version and exit"
         ),
-    ] = None,
+    ] = False,
 ) -> None:
     settings = Settings()
     ctx.obj = settings.model_copy(update={"db": db}) if db else settings
+
+
+def _json_line(record: Any) -> None:
+    """One JSON object on one line of stdout (times in UTC, ISO 8601)."""
+    sys.stdout.write(json.dumps(record, default=_jsonable, ensure_ascii=False) + "\n")
 
 
 # --- ingest -------------------------------------------------------------------------------------
@@ -137,7 +167,10 @@ def _execute(
     as_flow: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
     """Run a command in-process (with a progress bar on a terminal) or as a Prefect flow run."""
-    if use_prefect(settings):
+    orchestration = decide_orchestration(settings)
+    if orchestration.note:
+        err.print(f"[yellow]{orchestration.note}[/yellow]", highlight=False, soft_wrap=True)
+    if orchestration.prefect:
         prepare_prefect_environment(settings)
         err.print("[dim]running as a Prefect flow run[/dim]")
         return as_flow()
@@ -187,7 +220,12 @@ def _merge(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _report(settings: Settings, summary: dict[str, Any], show: bool) -> None:
+def _report(settings: Settings, summary: dict[str, Any], show: bool, as_json: bool = False) -> None:
+    if as_json:
+        _json_line(summary)
+        if summary["failed"]:
+            raise typer.Exit(1)
+        return
     _print_summary(summary)
     changed = [o["article_id"] for o in summary.get("stored", [])]
     if show and changed:
@@ -215,12 +253,15 @@ def ingest(
     ],
     prefect: PrefectOption = None,
     show: ShowOption = True,
+    as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
-    """Ingest local articles (text in the seed format, .html/.htm, .html.gz) and web pages."""
-    settings = _orchestration(_settings(ctx), prefect)
+    """Ingest local articles (text in the seed format, .html/.htm, .html.gz) and web pages.
+    With --json: the summary as one JSON object."""
+    settings = _orchestration(_settings(ctx, db), prefect)
     urls = [s for s in sources if s.lower().startswith(("http://", "https://"))]
     paths = [s for s in sources if s not in urls]
-    db = str(settings.db)
+    ledger = str(settings.db)
 
     def ingest_files_here(context: RunContext) -> dict[str, Any]:
         from newsledger.tasks.pipeline import run_file_ingest
@@ -230,7 +271,7 @@ def ingest(
     def ingest_files_flow() -> dict[str, Any]:
         from newsledger.flows.ingest import ingest_files
 
-        return ingest_files(paths=paths, db=db)
+        return ingest_files(paths=paths, db=ledger)
 
     def ingest_urls_here(context: RunContext) -> dict[str, Any]:
         from newsledger.tasks.web import run_url_ingest
@@ -240,12 +281,12 @@ def ingest(
     def ingest_urls_flow() -> dict[str, Any]:
         from newsledger.flows.web import ingest_urls
 
-        return ingest_urls(urls=urls, db=db)
+        return ingest_urls(urls=urls, db=ledger)
 
     runs = [(ingest_files_here, ingest_files_flow)] if paths else []
     runs += [(ingest_urls_here, ingest_urls_flow)] if urls else []
     summaries = [_execute(settings, here, as_flow) for here, as_flow in runs]
-    _report(settings, _merge(summaries), show)
+    _report(settings, _merge(summaries), show, as_json)
 
 
 @app.command()
@@ -262,11 +303,12 @@ def poll(
     ] = False,
     prefect: PrefectOption = None,
     show: ShowOption = False,
+    db: DbOption = None,
 ) -> None:
     """Poll RSS/Atom feeds and store every new story they list."""
     from newsledger.tasks.web import run_poll
 
-    settings = _orchestration(_settings(ctx), prefect)
+    settings = _orchestration(_settings(ctx, db), prefect)
 
     def local(context: RunContext) -> dict[str, Any]:
         summary, report = run_poll(feeds, settings, everything=all_feeds, context=context)
@@ -296,11 +338,12 @@ def refresh(
     limit: Annotated[int, typer.Option(help="Revisit at most this many stories")] = 100_000,
     prefect: PrefectOption = None,
     show: ShowOption = False,
+    db: DbOption = None,
 ) -> None:
     """Revisit known stories that are due, so updates become revisions."""
     from newsledger.tasks.web import run_refresh
 
-    settings = _orchestration(_settings(ctx), prefect)
+    settings = _orchestration(_settings(ctx, db), prefect)
 
     def as_flow() -> dict[str, Any]:
         from newsledger.flows.web import refresh_articles
@@ -318,11 +361,13 @@ def refresh(
 
 
 @app.command()
-def retry(ctx: typer.Context, prefect: PrefectOption = None, show: ShowOption = False) -> None:
+def retry(
+    ctx: typer.Context, prefect: PrefectOption = None, show: ShowOption = False, db: DbOption = None
+) -> None:
     """Fetch again, now, every failing URL that was not given up."""
     from newsledger.tasks.web import run_retry
 
-    settings = _orchestration(_settings(ctx), prefect)
+    settings = _orchestration(_settings(ctx, db), prefect)
 
     def as_flow() -> dict[str, Any]:
         from newsledger.flows.web import retry_failures
@@ -346,11 +391,12 @@ def reprocess(
     ] = False,
     prefect: PrefectOption = None,
     show: ShowOption = False,
+    db: DbOption = None,
 ) -> None:
     """Re-extract archived raw pages with the current extractor (no fetching)."""
     from newsledger.tasks.web import run_reprocess
 
-    settings = _orchestration(_settings(ctx), prefect)
+    settings = _orchestration(_settings(ctx, db), prefect)
 
     def as_flow() -> dict[str, Any]:
         from newsledger.flows.web import reprocess as reprocess_flow
@@ -369,19 +415,25 @@ def reprocess(
 def failures(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Show at most this many inputs")] = 50,
+    as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
-    """What failed, why, and how often (one row per input, newest first)."""
+    """What failed, why, and how often (one row per input, newest first; times in UTC)."""
     from newsledger.tasks.store import open_reader, sql
 
-    with open_reader(_settings(ctx), locked_down=False) as conn:
+    with open_reader(_settings(ctx, db), locked_down=False) as conn:
         cursor = conn.execute(sql("failures_report"), {"limit": limit})
         names = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
+    if as_json:
+        for row in rows:
+            _json_line(dict(zip(names, row, strict=True)))
+        return
     if not rows:
         out.print("no failures recorded")
         return
     table = Table(show_edge=False)
-    for name in ("input", "stage", "error", "reason", "times", "last failed", "status"):
+    for name in ("input", "stage", "error", "reason", "times", "last failed (UTC)", "status"):
         table.add_column(name, overflow="fold")
     for row in rows:
         record = dict(zip(names, row, strict=True))
@@ -415,14 +467,20 @@ def failures(
 def history(
     ctx: typer.Context,
     article: Annotated[str, typer.Argument(help="Article id (or 6+ char prefix), URL or path")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
-    """Every revision of a story: when, content hash, and how much changed."""
+    """Every revision of a story: when (UTC), content hash, and how much changed."""
     from newsledger.tasks.ledger import article_revisions, resolve_article
     from newsledger.tasks.store import open_reader
 
-    with open_reader(_settings(ctx), locked_down=False) as conn:
+    with open_reader(_settings(ctx, db), locked_down=False) as conn:
         ref = resolve_article(conn, article)
         revisions = article_revisions(conn, ref.article_id)
+    if as_json:
+        for r in revisions:
+            _json_line({"article_id": ref.article_id, "identity": ref.identity, **r})
+        return
     table = Table(title=f"{ref.identity}  ({ref.article_id})", show_edge=False)
     for name, justify in (
         ("rev", "right"),
@@ -455,8 +513,15 @@ def history(
     out.print(table)
 
 
+def _utc(value: datetime) -> datetime:
+    """An instant in UTC: DuckDB hands TIMESTAMPTZ values (every time the ledger stores) over
+    in the local time zone. A naive value (a plain TIMESTAMP of a user's query) is kept."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
 def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    """A time as the tables show it: UTC, to the second (columns say "(UTC)")."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command()
@@ -466,13 +531,14 @@ def diff(
     from_revision: Annotated[int | None, typer.Option("--from", help="Older revision")] = None,
     to_revision: Annotated[int | None, typer.Option("--to", help="Newer revision")] = None,
     context: Annotated[int, typer.Option(help="Unchanged words shown around a change")] = 8,
+    db: DbOption = None,
 ) -> None:
     """Word-level diff between two revisions (coloured in a terminal, plain when piped)."""
     from newsledger.tasks.diff import word_diff
     from newsledger.tasks.ledger import article_revisions, resolve_article, revision_detail
     from newsledger.tasks.store import open_reader
 
-    with open_reader(_settings(ctx), locked_down=False) as conn:
+    with open_reader(_settings(ctx, db), locked_down=False) as conn:
         ref = resolve_article(conn, article)
         latest = len(article_revisions(conn, ref.article_id))
         to_n = to_revision or latest
@@ -482,8 +548,8 @@ def diff(
     colour = out.is_terminal
     out.print(f"{ref.identity}  ({ref.article_id})", highlight=False)
     out.print(
-        f"revision {old.revision} ({_time(old.observed_at)}) → revision {new.revision} "
-        f"({_time(new.observed_at)})",
+        f"revision {old.revision} ({_time(old.observed_at)} UTC) → revision {new.revision} "
+        f"({_time(new.observed_at)} UTC)",
         highlight=False,
     )
     for label, before, after in (
@@ -515,7 +581,9 @@ def diff(
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
@@ -527,15 +595,48 @@ def _csv_cell(value: Any) -> Any:
     repr), times in ISO 8601, NULL as an empty cell."""
     if isinstance(value, list | tuple | dict):
         return json.dumps(value, default=_jsonable, ensure_ascii=False)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _read_query(query: str | None) -> str:
+    """The query of ``newsledger sql``: the argument, or stdin for ``-`` or no argument with
+    stdin piped (a terminal on stdin and no argument is a usage error)."""
+    if query is not None and query != "-":
+        return query
+    if query is None and sys.stdin.isatty():
+        raise typer.BadParameter(
+            "give a query, or pipe one on stdin (`newsledger sql - < FILE`)", param_hint="QUERY"
+        )
+    text = sys.stdin.read()
+    if not text.strip():
+        raise typer.BadParameter("the query read from stdin is empty", param_hint="QUERY")
+    return text
+
+
+def _parse_params(values: Sequence[str]) -> dict[str, str]:
+    """``--param name=value`` options as DuckDB named parameters (``$name`` in the query)."""
+    params: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise typer.BadParameter(
+                f"{item!r}: expected NAME=VALUE, NAME a plain identifier", param_hint="--param"
+            )
+        params[name.strip()] = value
+    return params
 
 
 @app.command("sql")
 def sql_command(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="A read-only SQL query")],
+    query: Annotated[
+        str | None,
+        typer.Argument(help="A read-only SQL query; `-` or none (with stdin piped): read stdin"),
+    ] = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="parquet needs --output")
     ] = OutputFormat.table,
@@ -545,34 +646,44 @@ def sql_command(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --output file (never the ledger)")
     ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="NAME=VALUE bound to $NAME in the query (text; repeatable)"
+        ),
+    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Run a read-only SQL query against the ledger (no writes, no access to other files)."""
     from newsledger.tasks.query import Deadline, QueryError, process_memory_cap
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     if (output is not None or output_format is OutputFormat.parquet) and (
         output is None or output_format is OutputFormat.table
     ):
-        err.print(
-            "[red]error:[/red] --format parquet needs --output FILE, and --output "
-            "needs --format parquet, csv or json"
+        raise typer.BadParameter(
+            "--format parquet needs --output FILE, and --output needs --format parquet, csv "
+            "or json",
+            param_hint="'--format' / '--output'",
         )
-        raise typer.Exit(2)
+    parameters = _parse_params(param or [])
+    text = _read_query(query)
     deadline = Deadline(settings.query_timeout_seconds)
     try:
         with process_memory_cap(settings):
-            _run_sql_command(settings, query, output_format, output, force, deadline)
+            _run_sql_command(settings, text, parameters, output_format, output, force, deadline)
     except QueryError as error:
         sys.stdout.flush()
         err.print(
             Text.assemble(("SQL error: ", "red"), str(error)), highlight=False, soft_wrap=True
         )
-        raise typer.Exit(2) from None
+        raise typer.Exit(_exit_code(error)) from None
 
 
 def _run_sql_command(
     settings: Settings,
     query: str,
+    parameters: dict[str, str],
     output_format: OutputFormat,
     output: Path | None,
     force: bool,
@@ -592,13 +703,15 @@ def _run_sql_command(
 
     try:
         if output is not None:
-            count = export_query(settings, query, output, output_format.value, force, deadline)
+            count = export_query(
+                settings, query, output, output_format.value, force, deadline, parameters
+            )
             err.print(f"wrote {count} rows to {output}", highlight=False)
             return
-        with stream_sql(settings, query, deadline) as result:
+        with stream_sql(settings, query, deadline, parameters) as result:
             names = result.names
             if output_format is OutputFormat.csv:
-                writer = csv.writer(sys.stdout)
+                writer = csv.writer(sys.stdout, lineterminator="\n")
                 writer.writerow(names)
                 for row in result.rows():
                     writer.writerow([_csv_cell(value) for value in row])
@@ -662,7 +775,7 @@ def _write_json_records(names: list[str], rows: Iterator[tuple[Any, ...]]) -> No
 
 def _require_prefect_server(settings: Settings, command: str) -> str:
     """The API URL of the configured, running Prefect server (exported to PREFECT_API_URL for
-    Prefect and the flow runs it starts); a clear message and exit code 2 otherwise."""
+    Prefect and the flow runs it starts); a clear message and exit code 1 otherwise."""
     import os
 
     from newsledger.flows.runtime import configured_api_url, server_is_up
@@ -675,13 +788,13 @@ def _require_prefect_server(settings: Settings, command: str) -> str:
     )
     if not url:
         err.print(f"[red]error:[/red] `newsledger {command}` needs a Prefect server: {hint}")
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     if not server_is_up(url, timeout=5.0):
         err.print(
             f"[red]error:[/red] no Prefect server answers at PREFECT_API_URL={url}: {hint}",
             highlight=False,
         )
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     os.environ["PREFECT_API_URL"] = url
     return url
 
@@ -704,12 +817,13 @@ def serve(
         int | None,
         typer.Option(help="Flow runs at once at most (default: $NEWSLEDGER_SERVE_RUN_LIMIT or 4)"),
     ] = None,
+    db: DbOption = None,
 ) -> None:
     """Serve every deployment of prefect.yaml from this process: schedules and event triggers
     included, no worker needed. Needs a Prefect server (PREFECT_API_URL)."""
     import os
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     url = _require_prefect_server(settings, "serve")
     from newsledger.flows.serve import find_config, serve_all
     from newsledger.tasks.prefect_tasks import ensure_write_limit
@@ -731,10 +845,11 @@ def serve(
 def submit(
     ctx: typer.Context,
     urls: Annotated[list[str], typer.Argument(help="Page URLs to ingest")],
+    db: DbOption = None,
 ) -> None:
     """Ask the served or deployed `ingest-urls` deployment to store pages: sends one
     `newsledger.url.submitted` event per URL to the Prefect server (PREFECT_API_URL)."""
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     _require_prefect_server(settings, "submit")
     from newsledger.flows.serve import send_events
     from newsledger.tasks.events import submitted_event
@@ -749,10 +864,11 @@ def setup_prefect(
     pool: Annotated[str, typer.Option(help="Process work pool for `prefect deploy`")] = (
         "newsledger"
     ),
+    db: DbOption = None,
 ) -> None:
     """Create, on the Prefect server, the 1-slot global concurrency limit every ledger write
     goes through and the process work pool of prefect.yaml (both kept if they exist)."""
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     url = _require_prefect_server(settings, "setup-prefect")
     from newsledger.flows.serve import ensure_work_pool
     from newsledger.tasks.prefect_tasks import ensure_write_limit
@@ -797,6 +913,11 @@ def search(
     refresh_index: Annotated[
         bool, typer.Option("--refresh/--no-refresh", help="Index new revisions first")
     ] = True,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per hit and line (--format json: an array)"),
+    ] = False,
+    db: DbOption = None,
 ) -> None:
     """Full-text search (BM25) over every revision: what stories say, and what they used to say."""
     from newsledger.tasks.errors import DatabaseLockedError
@@ -807,7 +928,7 @@ def search(
     )
     from newsledger.tasks.search import search as run_search
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     since_value = parse_since(since) if since else None
     status = search_index_status(settings)
     if refresh_index and not status.current:
@@ -831,6 +952,10 @@ def search(
             f"[yellow]the search index is {results.status.behind} revisions behind: run "
             "`newsledger index`[/yellow]"
         )
+    if as_json:
+        for hit in results.hits:
+            _json_line(hit.as_dict())
+        return
     if output_format is SearchFormat.json:
         sys.stdout.write(
             json.dumps([hit.as_dict() for hit in results.hits], ensure_ascii=False, indent=2) + "\n"
@@ -869,11 +994,12 @@ def index_command(
     rebuild: Annotated[
         bool, typer.Option(help="Empty the search index and build it again")
     ] = False,
+    db: DbOption = None,
 ) -> None:
     """Bring the full-text search index up to date (ingests do this after each run)."""
     from newsledger.tasks.search import refresh_search_index, search_index_status
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     search_index_status(settings)  # a clear error, not a new empty file, for a wrong --db
     report = refresh_search_index(settings, rebuild=rebuild)
     status = search_index_status(settings)
@@ -903,6 +1029,7 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --output file (never the ledger)")
     ] = False,
+    db: DbOption = None,
 ) -> None:
     """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools."""
     from newsledger.tasks.query import (
@@ -914,10 +1041,11 @@ def export(
         table_query,
     )
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db)
     if query and table:
-        err.print("[red]error:[/red] give --query or --table, not both")
-        raise typer.Exit(2)
+        raise typer.BadParameter(
+            "give --query or --table, not both", param_hint="'--query' / '--table'"
+        )
     try:
         statement = query or table_query(settings, table or "latest_revisions")
         with process_memory_cap(settings):
@@ -927,7 +1055,7 @@ def export(
                 raise QueryMemory(memory_message(settings)) from None
     except QueryError as error:
         err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(_exit_code(error)) from None
     out.print(f"wrote {count} rows to {output} ({output_format.value})", highlight=False)
 
 
@@ -938,12 +1066,29 @@ def stats(
         int, typer.Option(help="Days shown per outlet (the latest with revisions)")
     ] = 14,
     top: Annotated[int, typer.Option(help="Most-edited stories shown")] = 10,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='One JSON object per row and line, its table in "table" (times UTC)'
+        ),
+    ] = False,
+    db: DbOption = None,
 ) -> None:
-    """Counts per outlet and day, revisions per story, and the most-edited stories."""
+    """Counts per outlet and day, revisions per story, and the most-edited stories (UTC)."""
     from newsledger.tasks.query import Table as ResultTable
     from newsledger.tasks.query import ledger_stats
 
-    result = ledger_stats(_settings(ctx), days=days, top=top)
+    result = ledger_stats(_settings(ctx, db), days=days, top=top)
+    if as_json:
+        for name, data in (
+            ("totals", result.totals),
+            ("per_outlet_day", result.per_outlet_day),
+            ("revisions_per_story", result.revisions_per_story),
+            ("most_edited", result.most_edited),
+        ):
+            for row in data.rows:
+                _json_line({"table": name, **dict(zip(data.names, row, strict=True))})
+        return
 
     def cell(value: Any) -> str:
         return "—" if value is None else _time(value) if isinstance(value, datetime) else str(value)
@@ -969,12 +1114,17 @@ def stats(
     show(f"most-edited stories (top {top})", result.most_edited)
 
 
+def _exit_code(error: NewsledgerError) -> int:
+    """2 for a usage error (a command line that cannot be run), 1 for every other failure."""
+    return 2 if isinstance(error, UsageError) else 1
+
+
 def main() -> None:
     try:
-        app()
+        app(prog_name="newsledger")
     except NewsledgerError as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
-        sys.exit(2)
+        sys.exit(_exit_code(error))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@ by hand show up in the UI next to scheduled ones; otherwise the same steps run i
 well under a second, instead of paying ~2 s for ``import prefect`` and ~15 s to start a
 temporary API server. ``prefect`` forces a flow run (on a temporary server if none is running);
 ``local`` never uses Prefect. Served and deployed runs are always Prefect flow runs.
+
+When a server is configured but does not answer, ``auto`` still runs in-process, and says so
+(``Orchestration.note``: the CLI prints it as one line on stderr), since that run will not
+appear in the UI.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from newsledger.tasks.settings import Settings
@@ -52,11 +57,28 @@ def server_is_up(api_url: str, timeout: float = 0.5) -> bool:
         return False
 
 
-def use_prefect(settings: Settings) -> bool:
+@dataclass(frozen=True)
+class Orchestration:
+    """How a command runs: ``prefect`` (a flow run) or in-process, and a ``note`` for the user
+    when the choice is not what the configuration suggests (a configured server that is down)."""
+
+    prefect: bool
+    note: str | None = None
+
+
+def decide_orchestration(settings: Settings) -> Orchestration:
     """Decide the orchestration of a command (see the module docstring)."""
     if settings.orchestration == "prefect":
-        return True
+        return Orchestration(prefect=True)
     if settings.orchestration == "local":
-        return False
+        return Orchestration(prefect=False)
     url = configured_api_url(settings)
-    return bool(url) and server_is_up(url or "")
+    if not url:
+        return Orchestration(prefect=False)
+    if server_is_up(url):
+        return Orchestration(prefect=True)
+    return Orchestration(
+        prefect=False,
+        note=f"no Prefect server answers at PREFECT_API_URL={url}: running in-process, "
+        "this run will not appear in the Prefect UI",
+    )

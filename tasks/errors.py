@@ -21,8 +21,13 @@ NewsledgerError
 │   └── ConnectionFailedError      code "connection"
 ├── FeedError                  stage "feed": a feed or the feed list is unusable
 │   └── FeedListError              code "feed_list"    (malformed seeds/feeds.yaml entry)
-└── StoreError                 stage "store"
-    └── DatabaseLockedError        code "locked"       (another process kept the file lock)
+│       └── FeedEntryRejectedError     code "feed_rejected" (an entry whose url is not http(s):
+│                                      that entry is skipped and recorded, the rest polled)
+├── StoreError                 stage "store"
+│   └── DatabaseLockedError        code "locked"       (another process kept the file lock)
+└── UsageError                 stage "cli": the command line asks for what cannot be done
+                               (e.g. ``--output`` naming the ledger); the CLI exits with 2,
+                               every other NewsledgerError with 1
 """
 
 from __future__ import annotations
@@ -136,6 +141,15 @@ class FeedListError(FeedError):
     code = "feed_list"
 
 
+class FeedEntryRejectedError(FeedListError):
+    code = "feed_rejected"
+
+    def __init__(self, message: str, *, url: str, line: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.line = line
+
+
 class StoreError(NewsledgerError):
     stage = "store"
     code = "store"
@@ -143,3 +157,8 @@ class StoreError(NewsledgerError):
 
 class DatabaseLockedError(StoreError):
     code = "locked"
+
+
+class UsageError(NewsledgerError):
+    stage = "cli"
+    code = "usage"

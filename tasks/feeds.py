@@ -21,17 +21,19 @@ from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import yaml
-from newsledger.tasks.errors import FeedError, FeedListError
+from newsledger.tasks.errors import FeedEntryRejectedError, FeedError, FeedListError
 from newsledger.tasks.urls import normalize_url
 
 __all__ = [
     "FeedEntry",
+    "FeedList",
     "FeedSpec",
     "ParsedFeed",
     "load_feed_list",
     "parse_feed",
     "parse_feed_list_text",
     "parse_interval",
+    "read_feed_list",
 ]
 
 # --- the feed list ---------------------------------------------------------------------------
@@ -71,9 +73,29 @@ class FeedSpec:
     line: int = 0
 
 
+@dataclass(frozen=True)
+class FeedList:
+    """The usable entries of a feed list, and the entries rejected one by one (a url that is
+    not http(s)), each error naming its line; the rest of the list is still polled."""
+
+    specs: list[FeedSpec]
+    rejected: list[FeedEntryRejectedError]
+
+
 def load_feed_list(path: Path) -> list[FeedSpec]:
     """Read and validate a feed-list YAML file. Raises ``FeedListError`` naming the file and
     the line of the first problem."""
+    return parse_feed_list_text(_read_feed_list_text(path), source=str(path))
+
+
+def read_feed_list(path: Path) -> FeedList:
+    """Like ``load_feed_list``, but an entry whose url is not http(s) is rejected on its own
+    (``FeedList.rejected``) instead of failing the whole list. Any other problem still raises
+    ``FeedListError``: it means the file is not what we think it is."""
+    return _parse_feed_list(_read_feed_list_text(path), source=str(path))
+
+
+def _read_feed_list_text(path: Path) -> str:
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -83,11 +105,12 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
         raise FeedListError(f"{source}: feed list is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise FeedListError(f"{source}: cannot read feed list: {exc.strerror or exc}") from None
-    return parse_feed_list_text(text, source=source)
+    return text
 
 
 def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
-    """Parse feed-list YAML given as text (``source`` names it in error messages).
+    """Parse feed-list YAML given as text (``source`` names it in error messages); raises
+    ``FeedListError`` for the first problem, a rejected entry included.
 
     Format::
 
@@ -102,6 +125,13 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
     Other top-level keys must start with ``x-`` (ignored; a place for YAML anchors that
     entries merge with ``<<: *name``).
     """
+    parsed = _parse_feed_list(text, source)
+    if parsed.rejected:
+        raise parsed.rejected[0]
+    return parsed.specs
+
+
+def _parse_feed_list(text: str, source: str) -> FeedList:
     loader = _FAST_LOADER(text)  # libyaml when available: ~10x faster on long lists
     try:
         root = loader.get_single_node()
@@ -138,17 +168,22 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
         raise FeedListError(f"{source}:{_line(root)}: no top-level 'feeds:' list")
     if not isinstance(feeds_node, yaml.SequenceNode):
         if isinstance(feeds_node, yaml.ScalarNode) and feeds_node.tag.endswith(":null"):
-            return []  # "feeds:" with nothing under it
+            return FeedList([], [])  # "feeds:" with nothing under it
         raise FeedListError(
             f"{source}:{_line(feeds_node)}: 'feeds' must be a list of mappings, "
             f"found {_kind(feeds_node)}"
         )
 
     specs: list[FeedSpec] = []
+    rejected: list[FeedEntryRejectedError] = []
     seen_urls: dict[str, int] = {}
     seen_names: dict[str, int] = {}
     for index, item in enumerate(feeds_node.value, start=1):
-        spec = _parse_entry(item, index, source)
+        try:
+            spec = _parse_entry(item, index, source)
+        except FeedEntryRejectedError as error:
+            rejected.append(error)
+            continue
         where = f"{source}:{spec.line}: feed #{index} ({spec.name!r})"
         key = normalize_url(spec.url) or spec.url
         if key in seen_urls:
@@ -163,7 +198,7 @@ def parse_feed_list_text(text: str, source: str = "<string>") -> list[FeedSpec]:
         seen_urls[key] = spec.line
         seen_names[folded] = spec.line
         specs.append(spec)
-    return specs
+    return FeedList(specs, rejected)
 
 
 def parse_interval(value: object) -> int:
@@ -251,7 +286,9 @@ def _parse_entry(node: yaml.Node, index: int, source: str) -> FeedSpec:
         raise FeedListError(f"{label}: 'url' (line {url_line}) must be text, got {url_value!r}")
     url = url_value.strip()
     if normalize_url(url) is None:
-        raise FeedListError(f"{label}: url {url!r} (line {url_line}) is not an http(s) URL")
+        raise FeedEntryRejectedError(
+            f"{label}: url {url!r} (line {url_line}) is not an http(s) URL", url=url, line=url_line
+        )
 
     interval: int | None = None
     if "interval" in values and values["interval"][0] is not None:

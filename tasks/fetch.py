@@ -15,7 +15,10 @@ Life cycle of one ``Fetcher.fetch(url)``:
       checked addresses (``GuardedTransport``), so a second DNS answer cannot rebind the host;
    b. robots.txt of the hop's origin is consulted (fetched once per Fetcher, then cached);
    c. a politeness slot is taken: at most ``per_host_concurrency`` requests in flight per host,
-      request starts ``per_host_delay_seconds`` apart, ``global_concurrency`` overall.
+      request starts ``per_host_delay_seconds`` apart (or the origin's robots.txt
+      ``Crawl-delay``, capped at ``max_crawl_delay_seconds``, when longer), also apart from the
+      host's last request of an earlier Fetcher (``recent_requests``, e.g. a feed fetched just
+      before its pages), ``global_concurrency`` overall.
 3. **One exchange** (``_exchange``), inside a total deadline of ``total_timeout`` seconds
    (httpx alone has none): send the GET, judge the status, check the content type and the
    declared length, stream the raw bytes under ``max_response_bytes``, then decompress
@@ -56,6 +59,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager
@@ -63,6 +67,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, get_args
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import brotli
 import httpcore
@@ -79,6 +84,7 @@ from newsledger.tasks.errors import (
     TooManyRedirectsError,
 )
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.urls import idna_host
 from protego import Protego
 
 __all__ = [
@@ -93,6 +99,7 @@ __all__ = [
     "backoff_delay",
     "decode_body",
     "fetch_all",
+    "host_of",
     "parse_retry_after",
 ]
 
@@ -231,6 +238,24 @@ def non_public_reason(address: IPAddress) -> str | None:
     return None
 
 
+def _address_literal(host: str) -> IPAddress | None:
+    """The address a host that is an IP literal stands for, or None for a name. Read as the
+    system resolver reads it: a trailing dot allowed (``127.0.0.1.``), and IPv4 in the
+    shorthand ``inet_aton`` accepts (``127.1``, ``0x7f.1``, ``2130706433``), so such hosts are
+    judged by the address, never sent to DNS as names that "cannot be resolved"."""
+    name = host.removesuffix(".") if host.count(".") else host
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    if not name or not all(part and part.isalnum() for part in name.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
 class AddressGuard:
     """The SSRF guard: checks URLs and resolves each host once to addresses we may connect to.
 
@@ -252,7 +277,7 @@ class AddressGuard:
         """Parse ``url`` and refuse anything that is not http(s) with a host name."""
         shown = redact_userinfo(str(url))
         try:
-            parsed = httpx.URL(url)
+            parsed = httpx.URL(_uts46_url(url) if isinstance(url, str) else url)
         except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
             raise BlockedURLError(f"refused {shown!r}: not a valid URL") from exc
         if parsed.scheme not in ("http", "https"):
@@ -276,10 +301,9 @@ class AddressGuard:
             return self._cache[key]
 
     async def _resolve(self, host: str) -> tuple[IPAddress, ...]:
-        try:
-            return (ipaddress.ip_address(host),)  # a literal address needs no lookup
-        except ValueError:
-            pass
+        literal = _address_literal(host)
+        if literal is not None:
+            return (literal,)  # a literal address needs no lookup
         try:
             answers = await self._resolver(host)
         except (OSError, UnicodeError) as exc:
@@ -313,6 +337,25 @@ class AddressGuard:
             for candidate in candidates
             for network in self._allowed_networks
         )
+
+
+def _uts46_url(url: str) -> str:
+    """``url`` with a non-ASCII host name in its UTS-46 ASCII form, the one ``normalize_url``
+    gives (httpx alone uses IDNA 2008 without the UTS-46 mapping and refuses e.g. full-width
+    letters). Anything unparseable is returned as it is, for httpx to refuse."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return url
+    if host is None or host.isascii():
+        return url
+    encoded = idna_host(host.rstrip("."))
+    if encoded is None:
+        return url
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}{at}{encoded}" + (f":{port}" if port is not None else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -493,13 +536,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
 class HostGate:
     """Politeness towards one host: at most ``concurrency`` requests in flight, and request
-    starts at least ``delay`` seconds apart (a start time is reserved before waiting for it)."""
+    starts at least ``delay`` seconds apart (a start time is reserved before waiting for it),
+    the first one ``delay`` after ``last_start`` (a ``clock`` time) when given."""
 
     def __init__(
         self,
         concurrency: int,
         delay: float,
         *,
+        last_start: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -507,7 +552,18 @@ class HostGate:
         self._delay = max(0.0, delay)
         self._clock = clock
         self._sleep = sleep
-        self._next_start = -math.inf
+        self._next_start = -math.inf if last_start is None else last_start + self._delay
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
+    def widen(self, delay: float) -> None:
+        """Space request starts at least ``delay`` apart from now on (never narrower), the
+        next one included (e.g. a robots.txt ``Crawl-delay`` learnt after the first request)."""
+        if delay > self._delay:
+            self._next_start += delay - self._delay
+            self._delay = delay
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -697,6 +753,14 @@ class RobotsCache:
         self.fetched: dict[str, RobotsRecord] = {}
 
 
+def host_of(url: str) -> str | None:
+    """The host of a URL as the politeness gates key it (IDNA, IPv6 without brackets)."""
+    try:
+        return _host(httpx.URL(_uts46_url(url)))
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return None
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of a URL as the fetcher keys robots.txt, or None if invalid."""
     try:
@@ -731,7 +795,9 @@ class Fetcher:
 
     ``resolver`` replaces the system DNS resolver and ``ssl_context`` the default certificate
     checks (certifi roots), e.g. to trust a private CA; both are seams for tests. Every DNS
-    answer still goes through the SSRF guard.
+    answer still goes through the SSRF guard. ``recent_requests`` gives the time of the last
+    request to a host (as ``_host`` names it) made elsewhere, so the politeness delay also
+    separates this Fetcher's first request from it.
     """
 
     def __init__(
@@ -741,8 +807,10 @@ class Fetcher:
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         robots: RobotsCache | None = None,
+        recent_requests: Mapping[str, datetime] | None = None,
     ) -> None:
         self._settings = settings or Settings()
+        self._recent_requests = dict(recent_requests or {})
         self.robots_cache = robots or RobotsCache()
         self._ssl_context = ssl_context
         self._guard = AddressGuard(self._settings, resolver)
@@ -750,6 +818,7 @@ class Fetcher:
         self._global_slots = asyncio.Semaphore(max(1, self._settings.global_concurrency))
         self._gates: dict[str, HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
+        self._crawl_delays: dict[str, float] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._robots_agent = _robots_agent(self._settings.user_agent)
         self.robots_unavailable: dict[str, str] = {}
@@ -882,9 +951,11 @@ class Fetcher:
                 if len(chain) == 1:
                     raise
                 raise BlockedURLError(f"{exc} (redirected from {chain[-2]})") from exc
+            crawl_delay = 0.0
             if kind != "robots":
                 await self._check_robots(current)
-            async with self._slot(host):
+                crawl_delay = self._crawl_delays.get(_origin(current), 0.0)
+            async with self._slot(host, crawl_delay):
                 outcome = await self._exchange(current, requested=url, headers=headers, kind=kind)
             if isinstance(outcome, FetchedPage):
                 return outcome
@@ -895,12 +966,18 @@ class Fetcher:
         )
 
     @asynccontextmanager
-    async def _slot(self, host: str) -> AsyncIterator[None]:
+    async def _slot(self, host: str, crawl_delay: float = 0.0) -> AsyncIterator[None]:
         gate = self._gates.get(host)
         if gate is None:
+            last = self._recent_requests.get(host)
             gate = self._gates[host] = HostGate(
-                self._settings.per_host_concurrency, self._settings.per_host_delay_seconds
+                self._settings.per_host_concurrency,
+                self._settings.per_host_delay_seconds,
+                last_start=None
+                if last is None
+                else time.monotonic() - max(0.0, (datetime.now(UTC) - last).total_seconds()),
             )
+        gate.widen(crawl_delay)
         async with gate.slot(), self._global_slots:
             yield
 
@@ -919,9 +996,13 @@ class Fetcher:
                     record = await self._load_robots(origin)
                     if record is not None:
                         self.robots_cache.fetched[origin] = record
-                self._robots[origin] = (
-                    Protego.parse(record.body) if record is not None and record.body else None
-                )
+                rules = Protego.parse(record.body) if record is not None and record.body else None
+                self._robots[origin] = rules
+                delay = rules.crawl_delay(self._robots_agent) if rules is not None else None
+                if delay:
+                    self._crawl_delays[origin] = min(
+                        float(delay), self._settings.max_crawl_delay_seconds
+                    )
             return self._robots[origin]
 
     async def _load_robots(self, origin: str) -> RobotsRecord | None:
@@ -986,7 +1067,10 @@ class Fetcher:
         if status in _REDIRECT_STATUSES and response.headers.get("location"):
             location = response.headers["location"]
             try:
-                return url.join(location)
+                try:
+                    return url.join(location)
+                except httpx.InvalidURL:  # e.g. a non-ASCII host only UTS-46 maps
+                    return httpx.URL(_uts46_url(urljoin(str(url), location)))
             except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
                 raise BlockedURLError(
                     f"{url} redirected to {redact_userinfo(location)!r}, not a valid URL"
@@ -1053,14 +1137,17 @@ class Fetcher:
 
 
 def fetch_all(
-    settings: Settings, requests: Sequence[FetchRequest], robots: RobotsCache | None = None
+    settings: Settings,
+    requests: Sequence[FetchRequest],
+    robots: RobotsCache | None = None,
+    recent_requests: Mapping[str, datetime] | None = None,
 ) -> list[FetchedPage | FetchError]:
     """Synchronous convenience: fetch ``requests`` with one Fetcher inside ``asyncio.run``
-    (robots.txt rules from and into ``robots``). Not callable from inside a running event
-    loop; use ``Fetcher.fetch_many`` there."""
+    (robots.txt rules from and into ``robots``; ``recent_requests`` as for ``Fetcher``). Not
+    callable from inside a running event loop; use ``Fetcher.fetch_many`` there."""
 
     async def run() -> list[FetchedPage | FetchError]:
-        async with Fetcher(settings, robots=robots) as fetcher:
+        async with Fetcher(settings, robots=robots, recent_requests=recent_requests) as fetcher:
             return await fetcher.fetch_many(requests)
 
     return asyncio.run(run())

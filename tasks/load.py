@@ -240,15 +240,45 @@ def _gunzip_bounded(raw: bytes, limit: int, name: str) -> bytes:
 
 
 def looks_binary(data: bytes) -> bool:
-    """NUL bytes in the first 8 KiB (outside UTF-16/32 text) mean a binary file."""
+    """NUL bytes in the first 8 KiB (outside UTF-16/32 text, with or without a BOM) mean a
+    binary file."""
     head = data[:SNIFF_BYTES]
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
-    return b"\x00" in head
+    return b"\x00" in head and bomless_utf16(head) is None
+
+
+_UTF16 = {"utf_16_le": "utf-16-le", "utf_16_be": "utf-16-be"}
+
+
+def bomless_utf16(data: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` when ``data`` (its first 8 KiB) is UTF-16 text
+    without a byte-order mark, as charset-normalizer judges it; None otherwise. Only text with
+    NUL bytes is asked (UTF-16 of Latin script: every other byte is 0), since UTF-8 would take
+    those NULs as valid characters."""
+    head = data[:SNIFF_BYTES]
+    if b"\x00" not in head:
+        return None
+    from charset_normalizer import from_bytes
+
+    # an even length; a cut surrogate pair at the end of the sniffed part would spoil it
+    for sample in (head[: len(head) // 2 * 2], head[: len(head) // 2 * 2 - 2]):
+        best = from_bytes(sample).best()
+        if best is not None:
+            return _UTF16.get(best.encoding)
+    return None
+
+
+def text_head(raw: bytes, size: int = 4096) -> str:
+    """The start of a text file decoded leniently (for its header lines), UTF-16 included."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw[: size + 2].decode("utf-16", "replace")
+    return raw[:size].decode(bomless_utf16(raw) or "utf-8", "replace")
 
 
 def decode_text(raw: bytes, name: str = "input") -> str:
-    """Decode text bytes: BOMs, then UTF-8, then detection (charset-normalizer)."""
+    """Decode text bytes: BOMs, then UTF-16 without a BOM, then UTF-8, then detection
+    (charset-normalizer)."""
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF32_LE, "utf-32"),
@@ -261,6 +291,12 @@ def decode_text(raw: bytes, name: str = "input") -> str:
                 return raw.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise DecodeInputError(f"{name}: invalid {encoding} text ({exc})") from exc
+    utf16 = bomless_utf16(raw)
+    if utf16 is not None:
+        try:
+            return raw.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise DecodeInputError(f"{name}: invalid {utf16} text ({exc})") from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -388,7 +424,7 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
     url: str | None = None
     if kind == "text":
         # The header is ASCII in practice; a lossy decode of the head is enough to find it.
-        url = header_url(raw[:4096].decode("utf-8", "replace"))
+        url = header_url(text_head(raw))
         if url:
             identity = url
     return SourceDocument(

@@ -17,14 +17,14 @@ import resource
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-from newsledger.tasks.errors import NewsledgerError
+from newsledger.tasks.errors import NewsledgerError, UsageError
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, sql
 
@@ -43,6 +43,12 @@ class QueryTimeout(QueryError):
 
 class QueryMemory(QueryError):
     code = "memory"
+
+
+class QueryOutputError(QueryError, UsageError):
+    """An ``--output`` that may not be written (the ledger, a folder, an existing file)."""
+
+    code = "output"
 
 
 def timeout_message(settings: Settings) -> str:
@@ -204,15 +210,18 @@ class QueryResult:
 
 @contextmanager
 def stream_sql(
-    settings: Settings, query: str, deadline: Deadline | None = None
+    settings: Settings,
+    query: str,
+    deadline: Deadline | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> Iterator[QueryResult]:
     """Run a user's query on the locked-down read-only connection; the rows stream while the
     context is open, all under one deadline (``query_timeout_seconds`` from ``deadline``'s
-    start)."""
+    start). ``parameters`` are bound to the query's named parameters (``$name``)."""
     deadline = deadline or Deadline(settings.query_timeout_seconds)
     with _reader(settings, deadline) as conn:
         try:
-            cursor = conn.execute(query)
+            cursor = conn.execute(query, dict(parameters)) if parameters else conn.execute(query)
             names = [d[0] for d in cursor.description or []]
         except (duckdb.Error, MemoryError) as error:
             raise query_error(error, settings) from None
@@ -301,11 +310,11 @@ def check_output(settings: Settings, output: Path, force: bool) -> None:
     """Refuse an ``--output`` that is the ledger (always), a folder, or an existing file
     (unless ``force``)."""
     if _is_ledger_file(output, settings):
-        raise QueryError(f"--output {output} is the ledger itself; refusing to write over it")
+        raise QueryOutputError(f"--output {output} is the ledger itself; refusing to write over it")
     if output.is_dir():
-        raise QueryError(f"--output {output} is a folder; give a file name")
+        raise QueryOutputError(f"--output {output} is a folder; give a file name")
     if (output.exists() or output.is_symlink()) and not force:
-        raise QueryError(f"--output {output} already exists; pass --force to replace it")
+        raise QueryOutputError(f"--output {output} already exists; pass --force to replace it")
 
 
 def export_query(
@@ -315,17 +324,18 @@ def export_query(
     file_format: FileFormat,
     force: bool = False,
     deadline: Deadline | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> int:
     """Write the result of a user's query to ``output`` (through a temporary file in the same
     folder, renamed only on success); returns the number of rows. The whole export stops at
-    the deadline (``query_timeout_seconds``)."""
+    the deadline (``query_timeout_seconds``). ``parameters`` bind ``$name`` parameters."""
     deadline = deadline or Deadline(settings.query_timeout_seconds)
     output = output.expanduser()
     check_output(settings, output, force)
     output.parent.mkdir(parents=True, exist_ok=True)
     with _reader(settings, deadline) as conn:
         try:
-            relation = conn.sql(query)
+            relation = conn.sql(query, params=dict(parameters)) if parameters else conn.sql(query)
         except (duckdb.Error, MemoryError) as error:
             raise query_error(error, settings) from None
         if relation is None:
@@ -417,6 +427,7 @@ __all__ = [
     "LedgerStats",
     "QueryError",
     "QueryMemory",
+    "QueryOutputError",
     "QueryResult",
     "QueryTimeout",
     "Table",

@@ -46,6 +46,7 @@ from newsledger.tasks.models import (
     FailedInput,
     KnownUnchanged,
     PreparedItem,
+    SourceDocument,
     StoredOutcome,
     article_id_for,
 )
@@ -191,6 +192,14 @@ class BatchPlan:
 
 
 # --- identities ---------------------------------------------------------------------------------
+
+
+def outcome_url(document: SourceDocument, content: ArticleContent) -> str | None:
+    """The URL an outcome (and its event) names: for a web page the URL that answered, never
+    a canonical URL it merely states (that may be dead); for a file the URL it states."""
+    if document.kind == "url":
+        return document.url
+    return content.canonical_url or document.url
 
 
 def canonical_alias(item: PreparedItem) -> str | None:
@@ -450,7 +459,7 @@ def plan_batch(
             current = latest.get(article_id)  # another identity may share the article
         if canonical and canonical not in article_of:
             alias(canonical, article_id)
-        url = content.canonical_url or document.url
+        url = outcome_url(document, content)
         if current is not None and current.content_hash == content.content_hash:
             seen_unchanged(item, current, content.title, url)
             continue

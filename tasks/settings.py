@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     per_host_delay_seconds: float = 1.0
     global_concurrency: int = 32
     respect_robots: bool = True
+    max_crawl_delay_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Cap on a robots.txt Crawl-delay (seconds between requests to its host); "
+        "a longer one is honoured as this long",
+    )
     robots_cache_hours: float = Field(
         24.0,
         ge=0,

@@ -27,9 +27,10 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
+import idna
 from courlan.clean import TRACKERS_RE
 
-__all__ = ["is_tracking_param", "normalize_url", "url_host"]
+__all__ = ["idna_host", "is_tracking_param", "normalize_url", "url_host"]
 
 _SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -104,8 +105,9 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     """The canonical form of an http(s) URL, or ``None`` when ``url`` is not one.
 
     ``url`` may be relative when ``base`` is given. The result has a lower-case scheme and
-    host (IDNA/punycode for non-ASCII hosts), no user info, no default port, no fragment,
-    ``/`` for an empty path, dot segments and repeated slashes removed, percent-encoding in
+    host (UTS-46 IDNA, as browsers and httpx: ``straße.de`` is ``xn--strae-oqa.de``), no user
+    info, no default port, no fragment, ``/`` for an empty path, dot segments removed
+    (repeated slashes are kept: ``/a//b`` may be another page than ``/a/b``), percent-encoding in
     upper case with unreserved characters decoded, tracking parameters removed and the
     remaining parameters sorted by name (repeated names keep their relative order).
     ``normalize_url(normalize_url(u)) == normalize_url(u)``.
@@ -175,11 +177,10 @@ def _normalize_host(hostname: str | None) -> str | None:
     if ":" in host:  # IPv6 literal (brackets removed by urlsplit)
         return host if re.fullmatch(r"[0-9a-f:.]+(?:%[0-9a-z._~-]+)?", host) else None
     if not host.isascii():
-        try:
-            host = ".".join(label.encode("idna").decode("ascii") for label in host.split("."))
-        except UnicodeError:
+        encoded = idna_host(host)
+        if encoded is None:
             return None
-        host = host.lower()
+        host = encoded
     if len(host) > 253 or not _HOST_RE.fullmatch(host):
         return None
     if any(len(label) > 63 for label in host.split(".")):
@@ -187,9 +188,18 @@ def _normalize_host(hostname: str | None) -> str | None:
     return host
 
 
+def idna_host(host: str) -> str | None:
+    """A non-ASCII host name in its ASCII (punycode) form by UTS-46 non-transitional
+    processing, the mapping browsers use (``ß`` stays ``ß``, full-width letters become ASCII):
+    ``straße.de`` → ``xn--strae-oqa.de``. ``None`` when it is no valid IDNA name."""
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
 def _normalize_path(path: str) -> str:
     path = _normalize_encoding(path, _PATH_LITERAL)
-    path = re.sub(r"/{2,}", "/", path)
     path = _remove_dot_segments(path)
     return path if path.startswith("/") else "/" + path
 

@@ -23,13 +23,14 @@ from urllib.parse import urlsplit
 import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
-from newsledger.tasks.feeds import FeedSpec, load_feed_list, parse_feed, skip_code
+from newsledger.tasks.feeds import FeedSpec, parse_feed, read_feed_list, skip_code
 from newsledger.tasks.fetch import (
     FetchedPage,
     FetchRequest,
     RobotsCache,
     RobotsRecord,
     fetch_all,
+    host_of,
     origin_of,
 )
 from newsledger.tasks.models import (
@@ -68,12 +69,15 @@ def revisit_interval(
     now: datetime, last_change: datetime, settings: Settings, watch_factor: float = 1.0
 ) -> timedelta:
     """How long until a story is visited again: a fixed share of the time since it last
-    changed (or appeared), so young or just-edited stories are watched closely and old ones
-    rarely; ``watch_factor`` > 1 shortens it (a story that keeps changing)."""
+    changed (or appeared), kept between ``refresh_min_minutes`` and ``refresh_max_minutes``, so
+    young or just-edited stories are watched closely and old ones rarely. That interval is then
+    divided by ``watch_factor`` (at least 1: a story that keeps changing): a story watched ×4 is
+    visited four times as often as another of its age, also right after a change (15 min / 4),
+    which a bound applied after dividing would cancel."""
     age_minutes = max(0.0, (now - last_change).total_seconds() / 60)
-    minutes = settings.refresh_age_factor * age_minutes / max(watch_factor, 1e-6)
+    minutes = settings.refresh_age_factor * age_minutes
     minutes = min(max(minutes, settings.refresh_min_minutes), settings.refresh_max_minutes)
-    return timedelta(minutes=minutes)
+    return timedelta(minutes=minutes / max(watch_factor, 1.0))
 
 
 def retry_delay(consecutive_failures: int, settings: Settings) -> timedelta | None:
@@ -255,6 +259,24 @@ def known_robots(
     return RobotsCache(RobotsRecord(*row) for row in rows)
 
 
+def recent_requests(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, datetime]:
+    """The hosts asked within the longest politeness delay (``per_host_delay_seconds``, or the
+    Crawl-delay cap), with the time of their last recorded fetch: a Fetcher waits its delay
+    after it, so a feed and its first page are never closer than the promised 1 s."""
+    window = settings.per_host_delay_seconds
+    if settings.respect_robots:
+        window = max(window, settings.max_crawl_delay_seconds)
+    if window <= 0:
+        return {}
+    since = _now() - timedelta(seconds=window)
+    latest: dict[str, datetime] = {}
+    for url, fetched_at in conn.execute(sql("recent_fetches"), {"since": since}).fetchall():
+        host = host_of(url)
+        if host is not None and (host not in latest or fetched_at > latest[host]):
+            latest[host] = fetched_at
+    return latest
+
+
 def save_robots(conn: duckdb.DuckDBPyConnection, records: Iterable[RobotsRecord]) -> None:
     rows = [
         {"origin": r.origin, "status": r.status, "body": r.body, "fetched_at": r.fetched_at}
@@ -271,10 +293,12 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     with open_writer(settings) as conn:  # one short read: last observations, robots.txt
         known = read_last_observations_by_input(conn, urls)  # a page's input is its URL
         robots = known_robots(conn, settings, urls)
+        recent = recent_requests(conn, settings)
     results = fetch_all(
         settings,
         [FetchRequest(t.url, t.etag, t.last_modified, "html") for t in targets],
         robots,
+        recent,
     )
     prepared: list[PreparedItem] = []
     fetches: list[FetchRecord] = []
@@ -399,6 +423,9 @@ def _update_tracked(
     fetch_of = {f.url: f for f in batch.fetches}
     # A page naming another canonical URL (same site) is an alias: the canonical URL is
     # tracked and revisited instead, so two variants of a story never take turns as revisions.
+    # Only while the canonical URL answers: while it fails (a 404, a refusal), due_urls.sql
+    # and watched_urls.sql visit the page that worked instead; one never asked yet is tried
+    # first, at the next visit.
     canonical_of = {
         item.document.identity: canonical
         for item in batch.prepared
@@ -614,6 +641,7 @@ def poll_feeds(
             for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
         }
         robots = known_robots(conn, settings, [s.url for s in specs])
+        recent = recent_requests(conn, settings)
     specs = feeds_due(
         specs, {url: row[6] for url, row in state.items()}, now, everything=everything
     )
@@ -626,7 +654,7 @@ def poll_feeds(
         )
         for s in specs
     ]
-    results = fetch_all(settings, requests, robots)
+    results = fetch_all(settings, requests, robots, recent)
     poll = FeedPoll([], [])
     feed_rows: list[dict[str, Any]] = []
     fetches: list[FetchRecord] = []
@@ -863,12 +891,21 @@ def run_poll(
     steps: WebSteps | None = None,
     context: RunContext = LOCAL_RUN,
 ) -> tuple[RunSummary, FeedPoll]:
-    """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages."""
+    """Poll the feeds that are due (``everything``: all enabled feeds) and store new pages. An
+    entry whose url is not http(s) is a recorded failure naming its line; the others are
+    polled. Any other problem of the list stops here, before anything is fetched."""
     steps = steps or PLAIN_WEB_STEPS
-    specs = load_feed_list(feeds_file or settings.feeds_file)  # a malformed list stops here
+    feed_list = read_feed_list(feeds_file or settings.feeds_file)
+    specs = feed_list.specs
     polls: list[FeedPoll] = []
 
     def body(summary: RunSummary) -> None:
+        if feed_list.rejected:
+            rejected: list[PreparedItem] = [
+                FailedInput(error.url, error.stage, error.code, str(error))
+                for error in feed_list.rejected
+            ]
+            summary.add(steps.store_failures(settings, summary.run_id, rejected))
         poll = steps.poll_feeds(settings, summary.run_id, specs, everything)
         polls.append(poll)
         summary.skipped += len(poll.skips)

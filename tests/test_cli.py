@@ -169,7 +169,7 @@ def test_diff_shows_the_edit_with_plain_markers_when_piped(ledger: Ledger) -> No
 
 def test_missing_article_is_a_clear_error(ledger: Ledger) -> None:
     result = ledger.run("history", "no-such-story.txt")
-    assert result.returncode == 2
+    assert result.returncode == 1  # a run-time error (2 is for usage errors)
     assert "no article matches 'no-such-story.txt'" in result.stderr
 
 
@@ -228,7 +228,7 @@ def test_sql_refuses_writes_and_file_access(ledger: Ledger) -> None:
     before = ledger.query("SELECT count(*), max(revision) FROM revisions")
     results = ledger.run_parallel(*(["sql", query] for query, _message in REFUSED))
     for (query, message), result in zip(REFUSED, results, strict=True):
-        assert result.returncode == 2, query
+        assert result.returncode == 1, query
         assert message in result.stderr, (query, result.stderr)
         assert "root:" not in result.stdout
     assert ledger.query("SELECT count(*), max(revision) FROM revisions") == before == [(2, 2)]
@@ -236,9 +236,9 @@ def test_sql_refuses_writes_and_file_access(ledger: Ledger) -> None:
     assert not Path("/tmp/newsledger-other.duckdb").exists()
 
 
-def test_bad_sql_is_a_clear_error_with_exit_2(ledger: Ledger) -> None:
+def test_bad_sql_is_a_clear_error_with_exit_1(ledger: Ledger) -> None:
     result = ledger.run("sql", "selec authors from latest_revisions")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "SQL error" in result.stderr and 'syntax error at or near "selec"' in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -284,9 +284,9 @@ def test_db_option_then_environment_then_default(ledger: Ledger, tmp_path: Path)
     (default,) = newsledger_parallel(["sql", query], cwd=tmp_path)
     assert from_env.returncode == 0, from_env.stderr
     assert from_env.stdout.split() == ["n", "2"]
-    assert option_wins.returncode == 2
+    assert option_wins.returncode == 1
     assert f"no ledger at {other}" in option_wins.stderr
-    assert default.returncode == 2
+    assert default.returncode == 1
     assert "no ledger at data/newsledger.duckdb" in default.stderr
     assert not other.exists() and not (tmp_path / "data").exists()
 

@@ -181,3 +181,33 @@ def test_malformed_feed_list_names_the_line(tmp_path: Path) -> None:
     assert not (tmp_path / "l.duckdb").exists() or query(
         tmp_path, "SELECT count(*) FROM fetches"
     ) == [(0,)]
+
+
+def test_a_non_http_feed_url_rejects_only_its_entry(
+    news: tuple[FixtureSite, Path], tmp_path: Path
+) -> None:
+    site, _ = news
+    feeds = tmp_path / "mixed-feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        "  - name: Old FTP feed\n"
+        "    url: ftp://127.0.0.1/rss.xml\n"
+        "  - name: Harbour news\n"
+        f"    url: {site.url('/rss.xml')}\n"
+        "  - name: Script\n"
+        "    url: javascript:alert(1)\n",
+        encoding="utf-8",
+    )
+
+    result = cli(tmp_path, "poll", "--feeds", str(feeds), "--local")
+
+    assert result.returncode == 1, result.stderr  # an input failed, the run went on
+    assert "Traceback" not in result.stderr
+    assert query(tmp_path, "SELECT count(*) FROM revisions") == [(3,)]  # the good feed polled
+    failures = dict(query(tmp_path, "SELECT input, message FROM failures WHERE stage = 'feed'"))
+    assert set(failures) == {"ftp://127.0.0.1/rss.xml", "javascript:alert(1)"}
+    assert f"{feeds}:2: feed #1 ('Old FTP feed')" in failures["ftp://127.0.0.1/rss.xml"]
+    assert "(line 3) is not an http(s) URL" in failures["ftp://127.0.0.1/rss.xml"]
+    assert f"{feeds}:6: feed #3" in failures["javascript:alert(1)"]
+    message = " ".join(result.stderr.split())
+    assert "feed_rejected" in message and "line 3" in message

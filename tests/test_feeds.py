@@ -15,6 +15,7 @@ from newsledger.tasks.feeds import (
     parse_feed,
     parse_feed_list_text,
     parse_interval,
+    read_feed_list,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -600,8 +601,35 @@ def test_feed_list_errors_name_the_line(text: str, line: int, fragment: str) -> 
     message = str(info.value)
     assert message.startswith(f"feeds.yaml:{line}:"), message
     assert fragment in message, message
-    assert info.value.code == "feed_list"
-    assert isinstance(info.value, FeedError)
+    # an entry whose url is not http(s) is rejected on its own when polling (its own code)
+    expected = "feed_rejected" if "not an http(s) URL" in fragment else "feed_list"
+    assert info.value.code == expected
+    assert isinstance(info.value, FeedListError) and isinstance(info.value, FeedError)
+
+
+def test_read_feed_list_rejects_only_entries_with_a_non_http_url(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n"
+        "  - name: A\n    url: https://a.example.com/rss\n"
+        "  - name: Ftp\n    url: ftp://x.example.com/rss\n"
+        "  - name: B\n    url: https://b.example.com/rss\n"
+    )
+    parsed = read_feed_list(path)
+    assert [spec.name for spec in parsed.specs] == ["A", "B"]
+    (rejected,) = parsed.rejected
+    assert (rejected.url, rejected.line, rejected.code) == (
+        "ftp://x.example.com/rss",
+        5,
+        "feed_rejected",
+    )
+    assert str(rejected).startswith(f"{path}:4: feed #2 ('Ftp'): url ")
+    # the strict reader still refuses the list at that entry; other problems stay fatal
+    with pytest.raises(FeedListError, match=r":4: feed #2 \('Ftp'\)"):
+        load_feed_list(path)
+    path.write_text("feeds:\n  - name: A\n    link: https://a.example.com/rss\n")
+    with pytest.raises(FeedListError, match="unknown key 'link'"):
+        read_feed_list(path)
 
 
 def test_load_feed_list_names_the_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ an injected DNS resolver where a test needs a host name that does not exist.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import ssl
 import tracemalloc
@@ -361,13 +362,31 @@ def test_redirect_to_internal_address_is_refused_without_connecting(
 
 @pytest.mark.parametrize(
     "host",
-    ["localhost", "127.1", "2130706433", "0x7f.1", "0.0.0.0", "127.0.0.1", "[::ffff:127.0.0.1]"],
+    [
+        "localhost",
+        "127.1",
+        "2130706433",
+        "0x7f.1",
+        "0.0.0.0",
+        "127.0.0.1",
+        "[::ffff:127.0.0.1]",
+        "127.0.0.1.",  # a trailing dot: the same address, refused, not "cannot resolve"
+        "127.1.",
+        "0x7f.1.",
+    ],
 )
 def test_loopback_in_disguise_is_refused(site: FixtureSite, dialled: list[str], host: str) -> None:
     url = f"http://{host}:{site.port}/ok.html"
     error = fetch_error(make_settings(allowed_hosts=[]), url, BlockedURLError)
-    assert "allowed_hosts" in str(error)
+    assert "allowed_hosts" in str(error) and not error.retryable
     assert dialled == [] and site.requests() == []
+
+
+def test_a_trailing_dot_address_is_fetched_when_allowed(site: FixtureSite) -> None:
+    page = fetch(
+        make_settings(allowed_hosts=["127.0.0.0/8"]), f"http://127.0.0.1.:{site.port}/ok.html"
+    )
+    assert page.body == OK_HTML
 
 
 @pytest.mark.parametrize(
@@ -405,6 +424,34 @@ def test_dns_is_resolved_once_so_rebinding_cannot_redirect_the_connection(
     assert calls == ["rebind.test"]
     assert set(dialled) == {"127.0.0.1"}
     assert site.requests("/ok.html")[0].headers["host"] == f"rebind.test:{site.port}"
+
+
+@pytest.mark.parametrize("name", ["straße.test", "ｓｔｒａßｅ.test", "STRAßE.test"])
+def test_an_international_host_is_fetched_under_its_uts46_name_as_identity_names_it(
+    site: FixtureSite, name: str
+) -> None:
+    """The host resolved and sent in ``Host`` is the one ``normalize_url`` puts in the
+    identity (UTS-46 ``xn--strae-oqa``, never IDNA 2003's ``strasse``)."""
+    from newsledger.tasks.urls import normalize_url
+
+    resolved: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    url = f"http://{name}:{site.port}/ok.html"
+    identity = normalize_url(url)
+    assert identity == f"http://xn--strae-oqa.test:{site.port}/ok.html"
+
+    async def both(fetcher: Fetcher) -> list[FetchedPage]:
+        return [await fetcher.fetch(url), await fetcher.fetch(identity)]
+
+    pages = with_fetcher(make_settings(), both, resolver=resolver)
+    assert [page.body for page in pages] == [OK_HTML, OK_HTML]
+    assert set(resolved) == {"xn--strae-oqa.test"}
+    hosts = {request.headers["host"] for request in site.requests("/ok.html")}
+    assert hosts == {f"xn--strae-oqa.test:{site.port}"}
 
 
 def test_any_private_answer_blocks_the_host(site: FixtureSite) -> None:
@@ -448,6 +495,68 @@ def test_robots_disallow_and_single_robots_fetch(site: FixtureSite) -> None:
     assert isinstance(results[6], RobotsDisallowedError) and results[6].code == "robots"
     assert site.count("/robots.txt") == 1
     assert site.count("/private/secret.html") == 0
+
+
+def _start_gaps(site: FixtureSite, prefix: str) -> list[float]:
+    """Seconds between the starts of the requests under ``prefix``, as the server saw them."""
+    starts = sorted(r.started for r in site.requests() if r.path.startswith(prefix))
+    return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+# Server-side arrival times can be a little closer than the client's starts (the first request
+# also opens the connection): a small allowance, far below the delays measured.
+ARRIVAL_JITTER = 0.05
+
+
+def test_robots_crawl_delay_spaces_requests_to_the_host(site: FixtureSite) -> None:
+    site.set_robots("User-agent: *\nCrawl-delay: 0.4\nDisallow: /private/\n")
+    for index in range(4):
+        site.set_page(f"/paced/{index}.html", f"<html>{index}</html>")
+    settings = make_settings(per_host_delay_seconds=0.0, per_host_concurrency=4)
+    results = fetch_all(settings, [FetchRequest(site.url(f"/paced/{i}.html")) for i in range(4)])
+    assert all(isinstance(result, FetchedPage) for result in results)
+    gaps = _start_gaps(site, "/paced/")
+    assert len(gaps) == 3 and min(gaps) >= 0.4 - ARRIVAL_JITTER, gaps
+    # robots.txt itself came first, and the first page waited the delay after it too
+    (robots,) = site.requests("/robots.txt")
+    first_page = min(r.started for r in site.requests() if r.path.startswith("/paced/"))
+    assert first_page - robots.started >= 0.4 - ARRIVAL_JITTER
+
+
+def test_a_long_crawl_delay_is_capped_and_ignored_without_robots(site: FixtureSite) -> None:
+    site.set_robots("User-agent: *\nCrawl-delay: 3600\n")
+    for index in range(3):
+        site.set_page(f"/capped/{index}.html", f"<html>{index}</html>")
+    settings = make_settings(
+        per_host_delay_seconds=0.0, per_host_concurrency=4, max_crawl_delay_seconds=0.3
+    )
+    fetch_all(settings, [FetchRequest(site.url(f"/capped/{i}.html")) for i in range(3)])
+    gaps = _start_gaps(site, "/capped/")
+    # the cap, not an hour: at least 0.3 s apart, and far less than the stated delay
+    assert len(gaps) == 2 and min(gaps) >= 0.3 - ARRIVAL_JITTER and max(gaps) < 3600 / 2, gaps
+    site.clear_log()
+    fetch_all(
+        make_settings(per_host_delay_seconds=0.0, respect_robots=False),
+        [FetchRequest(site.url(f"/capped/{i}.html")) for i in range(3)],
+    )
+    assert site.requests("/robots.txt") == []  # not asked, so no Crawl-delay either
+    assert len(site.requests()) == 3
+
+
+def test_the_delay_counts_from_a_recent_request_of_another_fetcher(site: FixtureSite) -> None:
+    """``recent_requests`` (the ledger's last fetch of a host) spaces a new Fetcher's first
+    request from it, as from one of its own."""
+    site.set_page("/next.html", "<html>next</html>")
+    settings = make_settings(per_host_delay_seconds=0.5, respect_robots=False)
+    (first,) = fetch_all(settings, [FetchRequest(site.url("/next.html"))])
+    assert isinstance(first, FetchedPage)
+    fetch_all(
+        settings,
+        [FetchRequest(site.url("/next.html"))],
+        recent_requests={"127.0.0.1": first.fetched_at},
+    )
+    (gap,) = _start_gaps(site, "/next.html")
+    assert gap >= 0.5 - ARRIVAL_JITTER
 
 
 def test_robots_can_be_ignored(site: FixtureSite) -> None:

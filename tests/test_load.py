@@ -277,6 +277,26 @@ def test_non_utf8_text_is_decoded(
     assert "\ufeff" not in cleaned.text and "\x00" not in cleaned.text
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(("text", "expected"), [(TEXT_EN, "“it’s over”"), (TEXT_FR, "René")])
+def test_utf16_text_without_a_bom_is_detected_and_decoded(
+    tmp_path: Path, encoding: str, text: str, expected: str
+) -> None:
+    story = (
+        "date 2025-01-02 By Ann Lee, Reuters\nurl: https://news.example.com/a/b\n\n"
+        + text
+        + "\n\nA second paragraph here, long enough to read as prose.\n"
+    )
+    path = write(tmp_path / "story.txt", story.encode(encoding))
+    document = load_one(path)
+    assert isinstance(document, SourceDocument), document  # not refused as binary
+    assert document.identity == "https://news.example.com/a/b"  # the header was read
+    cleaned = clean_document(document)
+    assert expected in cleaned.text and "\x00" not in cleaned.text
+    assert cleaned.header["date"] == "2025-01-02"
+    assert decode_text(story.encode(encoding)) == story
+
+
 def test_decode_text_prefers_utf8_then_detects() -> None:
     assert decode_text("naïve “quotes”".encode()) == "naïve “quotes”"
     assert decode_text(TEXT_EN.encode("cp1252")) == TEXT_EN

@@ -416,7 +416,7 @@ def test_prefect_commands_need_a_server(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        assert result.returncode == 2
+        assert result.returncode == 1
         assert "no Prefect server answers" in result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "newsledger.flows.cli", "submit", "http://127.0.0.1:9/x.html"],
@@ -425,7 +425,7 @@ def test_prefect_commands_need_a_server(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "needs a Prefect server" in result.stderr
 
 

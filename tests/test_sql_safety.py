@@ -101,7 +101,7 @@ def test_every_escape_is_refused_clearly(ledger: Path, tmp_path: Path) -> None:
     for statement, message in matrix(ledger, outside):
         result = runner.invoke(app, ["--db", str(ledger), "sql", statement])
         text = result.output
-        if result.exit_code != 2 or message not in text or "SQL error" not in text:
+        if result.exit_code != 1 or message not in text or "SQL error" not in text:
             failures.append((statement, result.exit_code, text))
         assert "root:" not in text  # nothing of /etc/passwd ever printed
         assert "Traceback" not in text
@@ -143,7 +143,7 @@ def test_reads_still_work_and_bad_sql_is_clear(ledger: Path) -> None:
     )
     assert result.exit_code == 0 and result.stdout.splitlines() == ["n", "4"]
     result = runner.invoke(app, ["--db", str(ledger), "sql", "SELEC 1"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "SQL error" in result.output and 'syntax error at or near "SELEC"' in result.output
 
 
@@ -153,7 +153,7 @@ def test_a_runaway_query_is_stopped(ledger: Path) -> None:
         ["--db", str(ledger), "sql", "SELECT count(*) FROM range(1000000000000)"],
         env={"NEWSLEDGER_QUERY_TIMEOUT_SECONDS": "1"},
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "the query was stopped after 1 s" in result.output
 
 
@@ -169,7 +169,7 @@ def test_parquet_output_goes_through_the_same_lock(ledger: Path, tmp_path: Path)
             app,
             ["--db", str(ledger), "sql", statement, "--format", "parquet", "--output", str(target)],
         )
-        assert result.exit_code == 2 and message in result.output, statement
+        assert result.exit_code == 1 and message in result.output, statement
     assert list(tmp_path.iterdir()) == []
 
 
@@ -276,7 +276,7 @@ def test_memory_is_bounded_for_the_whole_process(
         "sql",
         statement,
     )
-    assert result.returncode == 2, result
+    assert result.returncode == 1, result
     assert "SQL error: the query ran out of memory" in result.stderr
     assert "NEWSLEDGER_QUERY_PROCESS_MEMORY_MB" in result.stderr
     assert "Traceback" not in result.stderr
@@ -334,7 +334,7 @@ def test_the_timeout_covers_drawing_the_result(ledger: Path, tmp_path: Path) -> 
         "sql",
         "select i, 'row ' || i as label from range(200000) t(i)",
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "SQL error: the query was stopped after 1 s" in result.stderr
     assert "row 199999" not in result.stdout
 
@@ -357,6 +357,6 @@ def test_the_timeout_covers_writing_a_file_and_leaves_nothing(
         "--output",
         str(folder / f"all.{file_format}"),
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "SQL error: the query was stopped after 1 s" in result.stderr
     assert list(folder.iterdir()) == []

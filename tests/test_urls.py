@@ -19,7 +19,7 @@ VARIANTS = [
     "https://www.example.com/news/2024/story?id=42&page=2&mc_cid=1&mc_eid=2&ocid=3&cmpid=4",
     "https://www.example.com/news/2024/story?CMP=share_btn_tw&id=42&page=2&at_medium=RSS",
     "https://www.example.com/news/2024/story?UTM_Campaign=x&id=42&page=2&xtor=RSS-1",
-    "https://www.example.com/news//2024/./story?id=42&page=2",
+    "https://www.example.com/news/./2024/./story?id=42&page=2",
     "https://www.example.com/news/archive/../2024/story?id=42&page=2",
     "https://www.example.com/%6Eews/2024/st%6Fry?id=42&page=2",
     "  https://www.example.com/news/2024/story?id=42&page=2\n",
@@ -57,6 +57,35 @@ def test_variants_normalise_to_one_string(variant: str) -> None:
 )
 def test_normalisation_details(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://straße.de/a", "https://xn--strae-oqa.de/a"),  # UTS-46, not IDNA 2003 "strasse"
+        ("https://STRASSE.de/a", "https://strasse.de/a"),  # another host
+        ("https://Straße.DE./a", "https://xn--strae-oqa.de/a"),
+        ("https://ｅｘａｍｐｌｅ.com/a", "https://example.com/a"),  # full-width letters map
+        ("https://ÖBB.at:8443/a", "https://xn--bb-eka.at:8443/a"),
+    ],
+)
+def test_international_host_names_are_uts46(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+    assert url_host(url) == expected.split("/")[2].split(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://x.com/a//b", "https://x.com/a//b"),
+        ("https://x.com//a", "https://x.com//a"),
+        ("https://x.com/a///b/./c//", "https://x.com/a///b/c//"),
+        ("https://x.com/a//../b", "https://x.com/a/b"),  # ".." removes the empty segment
+    ],
+)
+def test_repeated_slashes_in_paths_are_kept(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+    assert normalize_url(expected) == expected
 
 
 @pytest.mark.parametrize(

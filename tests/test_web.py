@@ -41,6 +41,7 @@ from newsledger.tasks.web import (
     run_retry,
     run_url_ingest,
     store_pages,
+    watch_article,
 )
 
 MiB = 1024 * 1024
@@ -220,6 +221,22 @@ def test_poll_stores_every_article_of_rss_and_atom_feeds(site: FixtureSite, tmp_
         settings,
         "SELECT flow, status, new_count, failed_count FROM ingest_runs ORDER BY started_at",
     ) == [("poll_feeds", "completed", 6, 0), ("refresh_articles", "completed", 0, 0)]
+
+
+def test_a_feed_and_its_first_page_are_a_politeness_delay_apart(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    """The README promises at least 1 s between requests to one host: also between the feed
+    (fetched by the poll) and its first page (fetched by the next step, another Fetcher)."""
+    pages = serve_articles(site, 2)
+    serve_rss(site, "/rss.xml", pages)
+    settings = web_settings(tmp_path, per_host_delay_seconds=1.0)
+    summary, _poll = run_poll(feed_list(tmp_path, {"rss": site.url("/rss.xml")}), settings)
+    assert summary.new == 2, summary.failures
+    starts = sorted(r.started for r in site.requests() if r.path != "/robots.txt")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    # server-side arrival times; 50 ms allowance for the first request's connection setup
+    assert len(gaps) == 2 and min(gaps) >= 1.0 - 0.05, gaps
 
 
 def test_feed_state_is_stored(site: FixtureSite, tmp_path: Path) -> None:
@@ -952,8 +969,9 @@ def test_revisit_interval_grows_with_age_within_bounds(a: float, b: float, watch
     second = revisit_interval(NOW, NOW - timedelta(minutes=old), POLICY, watch)
     assert first <= second
     for interval in (first, second):
-        assert timedelta(minutes=POLICY.refresh_min_minutes) <= interval
-        assert interval <= timedelta(minutes=POLICY.refresh_max_minutes)
+        # the bounds apply before the watch factor (never below 1) divides the interval
+        assert timedelta(minutes=POLICY.refresh_min_minutes) / max(watch, 1.0) <= interval
+        assert interval <= timedelta(minutes=POLICY.refresh_max_minutes) / max(watch, 1.0)
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -973,6 +991,39 @@ def test_revisit_interval_examples() -> None:
     assert revisit_interval(NOW, NOW - timedelta(hours=8), POLICY) == timedelta(hours=2)
     assert revisit_interval(NOW, NOW - timedelta(days=365), POLICY) == timedelta(days=7)
     assert revisit_interval(NOW, NOW + timedelta(hours=1), POLICY) == timedelta(minutes=15)
+
+
+def test_the_watch_factor_divides_the_bounded_interval() -> None:
+    """Right after a change a story watched ×4 is due in 15 min / 4, not 15 min: the floor
+    applies before the factor divides (README, "A story that changes is watched more closely")."""
+    assert revisit_interval(NOW, NOW, POLICY, 4.0) == timedelta(minutes=15) / 4
+    assert revisit_interval(NOW, NOW - timedelta(hours=8), POLICY, 2.0) == timedelta(hours=1)
+    assert revisit_interval(NOW, NOW - timedelta(days=365), POLICY, 8.0) == timedelta(days=7) / 8
+    assert revisit_interval(NOW, NOW, POLICY, 0.5) == timedelta(minutes=15)  # never slower
+
+
+def test_watching_a_just_revised_story_brings_its_next_visit_forward(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    site.set_page("/news/watched.html", article_html("Watched story"))
+    settings = web_settings(tmp_path)
+    url = site.url("/news/watched.html")
+    run_url_ingest([url], settings)
+    site.set_page("/news/watched.html", article_html("Watched story", "Updated."))
+    assert run_url_ingest([url], settings).revised == 1
+    ((article_id, fetched_at, due_at, factor),) = rows(
+        settings,
+        "SELECT article_id, last_fetched_at, next_check_at, watch_factor FROM tracked_urls",
+    )
+    assert factor == 1.0 and due_at - fetched_at == timedelta(minutes=15)
+    result = watch_article(settings, article_id, 2)
+    assert [change["watch_factor"] for change in result.urls] == [2.0]
+    ((due_after, factor_after),) = rows(
+        settings, "SELECT next_check_at, watch_factor FROM tracked_urls"
+    )
+    # revision 2 → ×2: 15 min / 2 after the watch, so well before the unwatched 15 min
+    assert factor_after == 2.0
+    assert due_after < fetched_at + timedelta(minutes=15)
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
@@ -1015,6 +1066,50 @@ def test_an_alias_with_different_content_does_not_flip_revisions_on_refresh(
     # that only the canonical is revisited, so nothing alternates.
     assert [source for _, source in revisions] == [site.url("/amp/full.html"), canonical]
     assert site.count("/amp/full.html") == 1
+
+
+def test_a_canonical_that_answers_404_does_not_take_the_story_over(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    """A canonical URL is visited instead of the page naming it only while it answers: while
+    it fails, the page that worked keeps being visited, its edits become revisions, and the
+    outcomes (and events) name that page, not the dead canonical URL."""
+    page = site.url("/amp/story.html")
+    dead = site.url("/news/gone.html")  # not served yet: 404
+    site.set_page("/amp/story.html", article_html("Living story", canonical=dead))
+    settings = web_settings(tmp_path)
+
+    first = run_url_ingest([page], settings)
+    assert first.new == 1 and [o.url for o in first.outcomes] == [page]
+    tracked = dict(rows(settings, "SELECT url, alias_of FROM tracked_urls"))
+    assert tracked == {page: dead, dead: None}
+
+    tried = run_refresh(settings)  # only what is due: the canonical URL, never asked yet
+    assert (site.count("/news/gone.html"), site.count("/amp/story.html")) == (1, 1)
+    assert tried.failed == 1
+
+    site.set_page("/amp/story.html", article_html("Living story", "Updated.", canonical=dead))
+    edited = run_refresh(settings, everything=True)
+    assert site.count("/amp/story.html") == 2  # the page that worked is still visited
+    assert edited.revised == 1 and [o.url for o in edited.outcomes] == [page]
+    assert rows(settings, "SELECT revision, source FROM revisions ORDER BY revision") == [
+        (1, page),
+        (2, page),
+    ]
+    (article_id,) = rows(settings, "SELECT article_id FROM articles")[0]
+    watched = watch_article(settings, article_id, 2)
+    assert page in [change["url"] for change in watched.urls]  # the page is watched, too
+
+    # Once the canonical URL answers, it is visited instead of the page.
+    site.set_page("/news/gone.html", article_html("Living story", "Updated.", canonical=dead))
+    run_refresh(settings, everything=True)
+    before = site.count("/amp/story.html")
+    run_refresh(settings, everything=True)
+    run_refresh(settings, everything=True)
+    assert site.count("/amp/story.html") == before
+    assert site.count("/news/gone.html") == 5
+    watched = watch_article(settings, article_id, 3)
+    assert [change["url"] for change in watched.urls] == [dead]
 
 
 def test_a_canonical_on_another_site_does_not_join_its_story(
