@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
@@ -153,37 +152,77 @@ def clean_text_document(raw: bytes, name: str = "input") -> CleanedDocument:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-def _element_text(element: Any) -> str:
-    return normalize_block("".join(element.itertext()))
+# trafilatura's output elements that start a block of their own, and the kind of that block
+# (None: a container whose loose text takes the kind of its parent)
+_BLOCK_TAGS: dict[str, BlockKind | None] = {
+    "head": "heading",
+    "p": "paragraph",
+    "code": "paragraph",
+    "div": "paragraph",
+    "quote": "quote",
+    "list": None,
+    "item": "list",
+    "table": "table",
+    "row": "table",
+}
+# kinds that a paragraph nested inside keeps (a <p> in a quote is part of the quote)
+_ENCLOSING_KINDS: frozenset[BlockKind] = frozenset({"quote", "list", "table"})
 
 
-# trafilatura's output elements that are one block each, and the kind of block they are
-_SINGLE_BLOCKS: dict[str, BlockKind] = {"head": "heading", "p": "paragraph", "quote": "quote"}
+def _child_kind(tag: str, parent: BlockKind) -> BlockKind:
+    kind = _BLOCK_TAGS[tag]
+    if kind is None or (kind == "paragraph" and parent in _ENCLOSING_KINDS):
+        return parent
+    return kind
 
 
-def _element_blocks(element: Any) -> Iterator[tuple[BlockKind, str]]:
-    """The blocks of one element of trafilatura's body: itself, or its list items or rows."""
-    tag = element.tag
-    if tag in _SINGLE_BLOCKS:
-        yield _SINGLE_BLOCKS[tag], _element_text(element)
-    elif tag == "list":
-        for item in element.iter("item"):
-            yield "list", _element_text(item)
-    elif tag == "table":
-        for row in element.iter("row"):
-            cells = (_element_text(cell) for cell in row.iter("cell"))
-            yield "table", " | ".join(c for c in cells if c)
+def _row_text(row: Any) -> str:
+    """A table row as one block: its cells (with everything inside them) joined by ``|``, and
+    any loose text of the row itself."""
+    pieces = [row.text or ""]
+    for cell in row:
+        pieces.append("".join(cell.itertext()))
+        pieces.append(cell.tail or "")
+    return " | ".join(text for piece in pieces if (text := normalize_block(piece)))
+
+
+def _walk_blocks(element: Any, kind: BlockKind, out: list[tuple[BlockKind, str]]) -> None:
+    """Every piece of text under ``element`` into blocks, in document order: block elements
+    (paragraphs, headings, quotes, list items, table rows) are blocks of their own, and loose
+    text (the element's own text, inline elements, the tails of its children) between them
+    is a block of ``kind``. Nothing trafilatura kept is dropped, nothing is counted twice."""
+    loose: list[str] = [element.text or ""]
+
+    def flush() -> None:
+        if text := normalize_block("".join(loose)):
+            out.append((kind, text))
+        loose.clear()
+
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "row":
+            flush()
+            if text := _row_text(child):
+                out.append(("table", text))
+        elif tag in _BLOCK_TAGS:
+            flush()
+            _walk_blocks(child, _child_kind(tag, kind), out)
+        elif tag == "lb":
+            loose.append(" ")
+        elif tag:  # inline markup (hi, ref, del, graphic…): its text is part of the loose text
+            loose.append("".join(child.itertext()))
+        loose.append(child.tail or "")
+    flush()
 
 
 def _blocks_from_body(body: Any, title: str | None) -> list[Block]:
+    found: list[tuple[BlockKind, str]] = []
+    _walk_blocks(body, "paragraph", found)
     blocks: list[Block] = []
-    for element in body:
-        for kind, text in _element_blocks(element):
-            if not text:
-                continue
-            if kind == "heading" and not blocks and title and text == normalize_block(title):
-                continue  # the title repeated as the first heading
-            blocks.append(Block(kind, text))
+    for kind, text in found:
+        if kind == "heading" and not blocks and title and text == normalize_block(title):
+            continue  # the title repeated as the first heading
+        blocks.append(Block(kind, text))
     return blocks
 
 
