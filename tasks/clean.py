@@ -8,7 +8,6 @@ blocks are joined by one blank line, so paragraph breaks survive.
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,8 +15,8 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any, Literal
 
+from newsledger.tasks.encoding import decode_html, decode_text
 from newsledger.tasks.errors import ExtractionError
-from newsledger.tasks.load import decode_text
 from newsledger.tasks.models import SourceDocument
 
 # Bump when the output of clean/metadata changes for the same input: stored raw pages are
@@ -224,46 +223,6 @@ def _blocks_from_body(body: Any, title: str | None) -> list[Block]:
             continue  # the title repeated as the first heading
         blocks.append(Block(kind, text))
     return blocks
-
-
-META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-def _usable_codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name.strip().strip("\"'")).name
-    except LookupError:
-        return None
-
-
-def decode_html(raw: bytes, declared_charset: str | None = None) -> str:
-    """Decode an HTML page the way browsers do: BOM, then the HTTP charset, then
-    ``<meta charset>`` in the first 4 KiB, then strict UTF-8, then windows-1252 (what pages
-    labelled or unlabelled Latin-1 really use). trafilatura's own guess is not reliable on
-    single-byte pages (it picks cp1257 for French Latin-1 text)."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if raw.startswith(bom):
-            return raw.decode(encoding, errors="replace")
-    match = META_CHARSET.search(raw[:4096])
-    for candidate in (declared_charset, match.group(1).decode("ascii") if match else None):
-        codec = _usable_codec(candidate)
-        if codec in ("latin-1", "iso8859-1", "ascii"):
-            codec = "cp1252"  # the WHATWG encoding standard maps these labels to windows-1252
-        if codec:
-            try:
-                return raw.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 def clean_html_document(

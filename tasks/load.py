@@ -247,41 +247,6 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in head
 
 
-def decode_text(raw: bytes, name: str = "input") -> str:
-    """Decode text bytes: BOMs, then UTF-8, then detection (charset-normalizer)."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise DecodeInputError(f"{name}: invalid {encoding} text ({exc})") from exc
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    matches = from_bytes(raw)
-    best = matches.best()
-    if best is None:
-        raise DecodeInputError(f"{name}: could not detect the text encoding")
-    # Short texts often tie (cp1250/cp1252/cp1257 all score "naïve" alike, and the first wins:
-    # "naďve"). On a tie prefer windows-1252, the usual single-byte encoding of Western pages.
-    for match in matches:
-        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (
-            best.chaos,
-            best.coherence,
-        ):
-            return str(match)
-    return str(best)
-
-
 RACY_WINDOW_NS = 2_000_000_000  # a file changed this recently may change again unnoticed
 
 

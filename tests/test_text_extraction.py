@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import trafilatura
 from newsledger.tasks.clean import clean_html_document
+from newsledger.tasks.encoding import decode_text
 
 # Loose text between the paragraphs of an article (no <p> around it): trafilatura keeps it as
 # the tails of the heading and paragraph elements directly under its <body>.
@@ -62,3 +63,100 @@ def test_every_word_trafilatura_keeps_is_kept(mode: str) -> None:
     # trafilatura's text starts with the title; ours keeps it as the title, not in the body
     title_words = len(words("Harbour bridge reopens after repairs"))
     assert words(cleaned.text) == words(theirs)[title_words:]
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+JAPANESE = (
+    "東京都は月曜日、新しい防災計画を発表した。地震や台風に備えて、避難所の数を増やし、"
+    "住民への情報提供を強化する。計画は来年四月から実施される予定で、費用は約百億円と見込まれている。"
+)
+CHINESE = (
+    "北京市政府周一宣布了新的交通计划。该计划旨在减少市中心的交通拥堵，增加公共汽车和地铁的班次。"
+    "官员表示，新计划将于明年春季开始实施，预计耗资约五十亿元人民币。"
+)
+RUSSIAN = (
+    "Городские власти в понедельник объявили о новом плане развития общественного транспорта. "
+    "План предусматривает увеличение числа автобусов и трамваев, а также строительство новых "
+    "станций метро в ближайшие пять лет."
+)
+SPANISH = (
+    "Crónica de una jornada histórica: el alcalde inauguró la nueva línea de tranvía que une "
+    "el puerto con la estación, después de años de obras y de una inversión de 300 millones de "
+    "euros. «Es un día de celebración», dijo ante cientos de vecinos."
+)
+
+
+def page(text: str, head: str = "") -> str:
+    paragraphs = "".join(f"<p>{text}</p>" for _ in range(3))
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>News</title></head>"
+        f"<body><article><h1>{text[:12]}</h1>{paragraphs}</article></body></html>"
+    )
+
+
+def body_text(raw: bytes, charset: str | None = None) -> str:
+    return clean_html_document(raw, "page.html", charset=charset).text
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [(JAPANESE, "shift_jis"), (CHINESE, "gb2312"), (RUSSIAN, "koi8-r"), (RUSSIAN, "cp1251")],
+    ids=["shift_jis", "gb2312", "koi8-r", "cp1251"],
+)
+def test_a_page_that_declares_no_encoding_is_detected(text: str, encoding: str) -> None:
+    raw = page(text).encode(encoding)
+    assert text in body_text(raw)
+    assert decode_text(text.encode(encoding)) == text  # the same text as a .txt file
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "latin1", "ISO-8859-15", "windows-1252"])
+def test_valid_utf8_under_a_single_byte_label_is_utf8(label: str) -> None:
+    raw = page(SPANISH, f'<meta charset="{label}">').encode("utf-8")
+    text = body_text(raw)
+    assert SPANISH in text
+    assert "Ã" not in text
+
+
+def test_valid_utf8_under_a_single_byte_http_charset_is_utf8() -> None:
+    assert SPANISH in body_text(page(SPANISH).encode("utf-8"), charset="iso-8859-1")
+
+
+def test_a_real_latin1_page_still_reads_as_windows_1252() -> None:
+    text = "“Quotes” and naïve café: " + SPANISH
+    raw = page(text, '<meta charset="iso-8859-1">').encode("cp1252")
+    assert text in body_text(raw)
+
+
+@pytest.mark.parametrize(
+    ("bom", "encoding"),
+    [("\ufeff".encode(), "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")],
+)
+def test_the_byte_order_mark_wins_over_every_label(bom: bytes, encoding: str) -> None:
+    raw = bom + page(SPANISH, '<meta charset="windows-1251">').encode(encoding)
+    assert SPANISH in body_text(raw, charset="koi8-r")
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "encoding"),
+    [
+        # labels resolved as the WHATWG standard resolves them, not as Python's codecs do
+        ("丸数字①②③と髙橋さん。" + JAPANESE, "shift_jis", "cp932"),
+        (JAPANESE, "x-sjis", "cp932"),
+        ("朱镕基总理。" + CHINESE, "gb2312", "gbk"),
+        (
+            " ".join(["서울시는 월요일 새로운 교통 계획을 발표했다. 똠방각하."] * 4),
+            "ks_c_5601-1987",
+            "cp949",
+        ),
+    ],
+    ids=["shift_jis-cp932-only", "x-sjis", "gb2312-gbk-only", "ks_c_5601-1987"],
+)
+def test_whatwg_labels(text: str, label: str, encoding: str) -> None:
+    raw = page(text, f'<meta http-equiv="Content-Type" content="text/html; charset={label}">')
+    assert text in body_text(raw.encode(encoding))
+
+
+def test_a_utf8_label_that_the_bytes_contradict_is_ignored() -> None:
+    raw = page(SPANISH, '<meta charset="windows-1252">').encode("cp1252")
+    assert SPANISH in body_text(raw, charset="utf-8")
