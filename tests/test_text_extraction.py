@@ -160,3 +160,71 @@ def test_whatwg_labels(text: str, label: str, encoding: str) -> None:
 def test_a_utf8_label_that_the_bytes_contradict_is_ignored() -> None:
     raw = page(SPANISH, '<meta charset="windows-1252">').encode("cp1252")
     assert SPANISH in body_text(raw, charset="utf-8")
+
+
+# --- JSON-LD articleBody as a second candidate ------------------------------------------------
+
+PARAGRAPHS = [
+    "The regional parliament approved the new water law on Thursday after a debate that lasted "
+    "more than nine hours and ended with a narrow majority of three votes.",
+    "The law caps the amount of groundwater that farms may pump each summer and sets up a fund "
+    "to repair leaking municipal pipes, which lose almost a quarter of the supply.",
+    "Farmers' associations protested outside the building during the vote, saying the caps "
+    "would force smaller farms to give up irrigated crops within a few years.",
+    "The environment minister said the measures were overdue after three dry summers in a row "
+    "had left several reservoirs at less than a fifth of their capacity.",
+    "The opposition announced it would challenge two articles of the law before the "
+    "constitutional court, arguing that they interfere with existing water rights.",
+    "Under the new rules, every well deeper than forty metres must be fitted with a meter by "
+    "the end of next year, and the readings will be published online each month.",
+    "Cities that cut their pipe losses by half within five years will receive a bonus from "
+    "the fund, which is financed by a small surcharge on industrial water bills.",
+    "Several mayors welcomed the fund but warned that the surcharge could push some factories "
+    "to move across the border, where water is cheaper and the rules are looser.",
+    "Scientists from the regional university said the caps were a first step, but that the "
+    "aquifers would need at least two decades of lower pumping to recover.",
+    "The law enters into force on the first of January, and the first caps apply from the "
+    "summer after, giving farms one season to adapt their crops and equipment.",
+]
+
+
+def json_ld_page(visible: list[str], article_body: str) -> bytes:
+    import json
+
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Parliament passes water law",
+        "articleBody": article_body,
+    }
+    paragraphs = "".join(f"<p>{p}</p>" for p in visible)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Parliament passes water law</title>"
+        f'<script type="application/ld+json">{json.dumps(data)}</script></head>'
+        '<body><nav><a href="/">Home</a></nav><article><h1>Parliament passes water law</h1>'
+        f'{paragraphs}<div id="rest-of-story"></div></article>'
+        "<footer>Copyright 2024 Example News</footer></body></html>"
+    ).encode()
+
+
+def test_article_body_replaces_an_extraction_that_kept_a_fraction_of_it() -> None:
+    # the page renders only the first paragraphs in its HTML; the rest comes from a script
+    raw = json_ld_page(PARAGRAPHS[:3], "\n".join(PARAGRAPHS))
+    cleaned = clean_html_document(raw, "teaser.html")
+    assert cleaned.page["body_source"] == "structured"
+    assert [block.text for block in cleaned.blocks] == PARAGRAPHS
+
+
+def test_a_teaser_article_body_does_not_replace_the_extracted_text() -> None:
+    raw = json_ld_page(PARAGRAPHS, PARAGRAPHS[0])
+    cleaned = clean_html_document(raw, "full.html")
+    assert cleaned.page["body_source"] == "extracted"
+    assert [block.text for block in cleaned.blocks] == PARAGRAPHS
+
+
+def test_article_body_markup_and_entities_are_read_as_text() -> None:
+    body = "".join(f"<p>{p.replace('and', '&amp;')}</p>" for p in PARAGRAPHS)
+    raw = json_ld_page(PARAGRAPHS[:3], body)
+    cleaned = clean_html_document(raw, "markup.html")
+    assert [block.text for block in cleaned.blocks] == [p.replace("and", "&") for p in PARAGRAPHS]
