@@ -21,7 +21,14 @@ from newsledger.tasks.models import SourceDocument
 
 # Bump when the output of clean/metadata changes for the same input: stored raw pages are
 # then re-extracted instead of skipped, and each revision records the version that made it.
-EXTRACTOR_REVISION = 2
+# 3: every piece of text trafilatura keeps (tails, text under <body>), browser-like decoding,
+# JSON-LD articleBody as a second candidate, and "precise" as the default HTML mode.
+EXTRACTOR_REVISION = 3
+
+# The HTML extraction mode unless Settings.extraction_mode says otherwise. "fast" skips
+# trafilatura's comparison with its readability/jusText fallbacks and truncates some articles
+# to their lead or a menu (measured in tests/benchmarks/bench_quality.py; see README).
+DEFAULT_EXTRACTION_MODE = "precise"
 
 BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
 
@@ -79,8 +86,8 @@ def normalize_text(text: str) -> str:
 
 
 @cache
-def extractor_version(kind: str, mode: str = "fast") -> str:
-    """Which code produced a revision, e.g. ``html-1-fast+trafilatura-2.3.1+htmldate-1.11.0``
+def extractor_version(kind: str, mode: str = DEFAULT_EXTRACTION_MODE) -> str:
+    """Which code produced a revision, e.g. ``html-3-precise+trafilatura-2.3.1+htmldate-1.11.0``
     (the HTML extraction mode is part of it: switching modes re-extracts, never skips)."""
     if kind == "text":
         return f"text-{EXTRACTOR_REVISION}"
@@ -175,12 +182,31 @@ def _child_kind(tag: str, parent: BlockKind) -> BlockKind:
     return kind
 
 
+def _inline_text(element: Any) -> str:
+    """The text of an inline element and everything inside it; a line break or a block nested
+    in it is a space (``<hi>one<lb/>two</hi>`` is "one two", not "onetwo")."""
+    pieces = [element.text or ""]
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "lb":
+            pieces.append(" ")
+        elif tag in _BLOCK_TAGS or tag == "cell":
+            pieces.append(f" {_inline_text(child)} ")
+        elif tag:
+            pieces.append(_inline_text(child))
+        pieces.append(child.tail or "")
+    return "".join(pieces)
+
+
 def _row_text(row: Any) -> str:
-    """A table row as one block: its cells (with everything inside them) joined by ``|``, and
-    any loose text of the row itself."""
-    pieces = [row.text or ""]
+    """A table row as one block: its cells joined by ``|`` (a table nested in a cell is
+    flattened into the row, its cells separated the same way), and any loose text of the row."""
+    pieces: list[str] = [row.text or ""]
     for cell in row:
-        pieces.append("".join(cell.itertext()))
+        if isinstance(cell.tag, str):
+            found: list[tuple[BlockKind, str]] = []
+            _walk_blocks(cell, "table", found)
+            pieces.extend(text for _kind, text in found)
         pieces.append(cell.tail or "")
     return " | ".join(text for piece in pieces if (text := normalize_block(piece)))
 
@@ -209,7 +235,7 @@ def _walk_blocks(element: Any, kind: BlockKind, out: list[tuple[BlockKind, str]]
         elif tag == "lb":
             loose.append(" ")
         elif tag:  # inline markup (hi, ref, del, graphic…): its text is part of the loose text
-            loose.append("".join(child.itertext()))
+            loose.append(_inline_text(child))
         loose.append(child.tail or "")
     flush()
 
@@ -254,7 +280,7 @@ def clean_html_document(
     name: str = "input",
     url: str | None = None,
     charset: str | None = None,
-    mode: str = "fast",
+    mode: str = DEFAULT_EXTRACTION_MODE,
 ) -> CleanedDocument:
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
@@ -314,7 +340,9 @@ def clean_html_document(
     return CleanedDocument(tuple(blocks), page=page)
 
 
-def clean_document(document: SourceDocument, mode: str = "fast") -> CleanedDocument:
+def clean_document(
+    document: SourceDocument, mode: str = DEFAULT_EXTRACTION_MODE
+) -> CleanedDocument:
     if document.kind == "text":
         return clean_text_document(document.raw, document.source)
     return clean_html_document(

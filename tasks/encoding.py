@@ -51,6 +51,18 @@ def _c1_controls(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("newsledger-c1", _c1_controls)
 
 
+def _stray_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """In mostly-UTF-8 bytes, an invalid byte is almost always a windows-1252 character pasted
+    in from a legacy source (a lone 0xFC is "ü"): read it as one instead of U+FFFD."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    stray = error.object[error.start : error.end]
+    return stray.decode("cp1252", errors="newsledger-c1"), error.end
+
+
+codecs.register_error("newsledger-stray-cp1252", _stray_cp1252)
+
+
 @dataclass(frozen=True)
 class Decoded:
     text: str
@@ -89,6 +101,23 @@ def is_utf8(raw: bytes) -> bool:
     return True
 
 
+# Bytes that are UTF-8 apart from a few stray bytes: at least this many well-formed multi-byte
+# characters per invalid byte sequence (text in a single-byte encoding almost never forms one:
+# it takes a capital accented letter followed by a symbol, as in "Ã¼").
+MOSTLY_UTF8_RATIO = 4
+MOSTLY_UTF8_MIN = 8
+
+
+def mostly_utf8(raw: bytes) -> bool:
+    """UTF-8 with a few invalid bytes (a page pasted together from a UTF-8 template and one
+    legacy snippet): read as UTF-8 it shows a few U+FFFD, read as windows-1252 every accented
+    letter of the page is mojibake."""
+    text = raw.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    characters = sum(1 for character in text if character > "\x7f") - invalid
+    return characters >= MOSTLY_UTF8_MIN and characters >= MOSTLY_UTF8_RATIO * invalid
+
+
 def detect_encoding(raw: bytes) -> str | None:
     """Guess the encoding of bytes that declare none and are not UTF-8 (charset-normalizer).
     Short texts often tie (cp1250/cp1252/cp1257 all score "naïve" alike, and the first wins:
@@ -109,7 +138,7 @@ def detect_encoding(raw: bytes) -> str | None:
 
 
 def _decode(raw: bytes, codec: str, source: str) -> Decoded:
-    errors = "newsledger-c1" if codec == "cp1252" else "replace"
+    errors = {"cp1252": "newsledger-c1", "utf-8": "newsledger-stray-cp1252"}.get(codec, "replace")
     return Decoded(raw.decode(codec, errors=errors), codec, source)
 
 
@@ -134,9 +163,13 @@ def decode_html_bytes(raw: bytes, declared_charset: str | None = None) -> Decode
             continue  # a UTF-8 label the bytes contradict: the next source decides
         if utf8 and not raw.isascii():
             return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+        if mostly_utf8(raw):
+            return _decode(raw, "utf-8", "utf-8")
         return _decode(raw, codec, source)
     if utf8:
         return Decoded(raw.decode("utf-8"), "utf-8", "utf-8")
+    if mostly_utf8(raw):
+        return _decode(raw, "utf-8", "utf-8")
     detected = detect_encoding(raw)
     if detected is not None:
         return _decode(raw, detected, "detected")

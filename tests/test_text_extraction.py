@@ -4,10 +4,20 @@ detected)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pytest
 import trafilatura
-from newsledger.tasks.clean import clean_html_document
+from newsledger.tasks.clean import (
+    DEFAULT_EXTRACTION_MODE,
+    EXTRACTOR_REVISION,
+    clean_html_document,
+    extractor_version,
+)
 from newsledger.tasks.encoding import decode_text
+from newsledger.tasks.pipeline import ingest_paths
+from newsledger.tasks.settings import Settings
 
 # Loose text between the paragraphs of an article (no <p> around it): trafilatura keeps it as
 # the tails of the heading and paragraph elements directly under its <body>.
@@ -228,3 +238,70 @@ def test_article_body_markup_and_entities_are_read_as_text() -> None:
     raw = json_ld_page(PARAGRAPHS[:3], body)
     cleaned = clean_html_document(raw, "markup.html")
     assert [block.text for block in cleaned.blocks] == [p.replace("and", "&") for p in PARAGRAPHS]
+
+
+@pytest.mark.parametrize(
+    "head", ["", '<meta charset="windows-1252">'], ids=["undeclared", "cp1252"]
+)
+def test_utf8_with_a_stray_legacy_byte_is_utf8(head: str) -> None:
+    # a UTF-8 page with one "für" pasted in from a windows-1252 source
+    raw = (
+        page(SPANISH, head)
+        .encode("utf-8")
+        .replace(b"</article>", b"<p>Gr\xfc\xdfe f\xfcr alle Leserinnen und Leser.</p></article>")
+    )
+    text = body_text(raw)
+    assert SPANISH in text
+    assert "Grüße für alle Leserinnen und Leser." in text
+
+
+# --- blocks: nested tables and line breaks inside inline markup -------------------------------
+
+
+def test_nested_tables_and_inline_line_breaks_keep_word_boundaries() -> None:
+    from lxml import etree
+    from newsledger.tasks.clean import _blocks_from_body
+
+    body = etree.fromstring(
+        "<body><p><hi>first line<lb/>second line</hi> and more</p>"
+        "<table><row><cell><table><row><cell>Mo</cell><cell>Tu</cell></row></table></cell>"
+        "<cell>outer</cell></row></table>"
+        "<list><item>fruit<list><item>apple</item><item>pear</item></list></item></list>"
+        "loose tail text</body>"
+    )
+    blocks = [(block.kind, block.text) for block in _blocks_from_body(body, None)]
+    assert blocks == [
+        ("paragraph", "first line second line and more"),
+        ("table", "Mo | Tu | outer"),
+        ("list", "fruit"),
+        ("list", "apple"),
+        ("list", "pear"),
+        ("paragraph", "loose tail text"),
+    ]
+
+
+# --- the extractor version: a changed extractor re-extracts, an unchanged page adds nothing ----
+
+
+def test_reingesting_an_unchanged_page_adds_no_revision(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "bridge.html").write_text(LOOSE_TEXT_PAGE, encoding="utf-8")
+    db = tmp_path / "ledger.duckdb"
+    pages = [str(tmp_path / "pages")]
+    # an older extractor stored the page (fast mode: a different extractor version) …
+    runs = [ingest_paths(pages, Settings(db=db, extraction_mode="fast"))]
+    # … the default extractor re-extracts it (same text: no revision), then skips it
+    runs += [ingest_paths(pages, Settings(db=db)) for _ in "12"]
+    assert [(r.new, r.revised, r.unchanged) for r in runs] == [(1, 0, 0), (0, 0, 1), (0, 0, 1)]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM revisions").fetchone() == (1,)
+        versions = conn.execute(
+            "SELECT extractor_version FROM observations ORDER BY observed_at"
+        ).fetchall()
+    assert Settings().extraction_mode == DEFAULT_EXTRACTION_MODE == "precise"
+    assert [v for (v,) in versions] == [
+        extractor_version("html", "fast"),
+        extractor_version("html"),
+        extractor_version("html"),
+    ]
+    assert extractor_version("html").startswith(f"html-{EXTRACTOR_REVISION}-precise+")
