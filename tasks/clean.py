@@ -182,15 +182,23 @@ def _child_kind(tag: str, parent: BlockKind) -> BlockKind:
     return kind
 
 
+# HTML tags trafilatura sometimes leaves in its output (inside a quote or a cell): each is a
+# word boundary, as a browser renders it
+_SPACED_TAGS = frozenset(
+    "td th tr li dd dt div section article ul ol dl table tbody thead tfoot caption"
+    " h1 h2 h3 h4 h5 h6 p blockquote pre figure figcaption cell".split()
+)
+
+
 def _inline_text(element: Any) -> str:
     """The text of an inline element and everything inside it; a line break or a block nested
     in it is a space (``<hi>one<lb/>two</hi>`` is "one two", not "onetwo")."""
     pieces = [element.text or ""]
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
-        if tag == "lb":
+        if tag in ("lb", "br"):
             pieces.append(" ")
-        elif tag in _BLOCK_TAGS or tag == "cell":
+        elif tag in _BLOCK_TAGS or tag in _SPACED_TAGS:
             pieces.append(f" {_inline_text(child)} ")
         elif tag:
             pieces.append(_inline_text(child))
@@ -232,8 +240,10 @@ def _walk_blocks(element: Any, kind: BlockKind, out: list[tuple[BlockKind, str]]
         elif tag in _BLOCK_TAGS:
             flush()
             _walk_blocks(child, _child_kind(tag, kind), out)
-        elif tag == "lb":
+        elif tag in ("lb", "br"):
             loose.append(" ")
+        elif tag in _SPACED_TAGS:
+            loose.append(f" {_inline_text(child)} ")
         elif tag:  # inline markup (hi, ref, del, graphic…): its text is part of the loose text
             loose.append(_inline_text(child))
         loose.append(child.tail or "")

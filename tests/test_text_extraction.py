@@ -267,6 +267,7 @@ def test_nested_tables_and_inline_line_breaks_keep_word_boundaries() -> None:
         "<table><row><cell><table><row><cell>Mo</cell><cell>Tu</cell></row></table></cell>"
         "<cell>outer</cell></row></table>"
         "<list><item>fruit<list><item>apple</item><item>pear</item></list></item></list>"
+        "<quote><th>October 2020</th><td>Mo</td><td>Tu</td></quote>"
         "loose tail text</body>"
     )
     blocks = [(block.kind, block.text) for block in _blocks_from_body(body, None)]
@@ -276,6 +277,7 @@ def test_nested_tables_and_inline_line_breaks_keep_word_boundaries() -> None:
         ("list", "fruit"),
         ("list", "apple"),
         ("list", "pear"),
+        ("quote", "October 2020 Mo Tu"),
         ("paragraph", "loose tail text"),
     ]
 

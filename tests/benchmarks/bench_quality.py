@@ -137,7 +137,7 @@ class Score:
 
     def row(self) -> dict[str, float | None]:
         mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
-        precision, recall, f1 = self.body.prf()
+        precision, recall, f1 = self.body.prf() if self.body.pages else (None, None, None)
         row: dict[str, float | None] = {
             "body_P": precision,
             "body_R": recall,
@@ -203,7 +203,9 @@ def resolve(corpus: Path, name: str) -> Path | None:
 EMPTY: dict[str, Any] = {"text": "", "title": None, "authors": None, "date": None}
 
 
-def run(corpus: Path, limit: int | None, modes: list[str], worst: int) -> None:
+def run(
+    corpus: Path, limit: int | None, modes: list[str], worst: int, dump: Path | None = None
+) -> None:
     gold_file = corpus / "evaldata.json"
     if not gold_file.exists():  # htmldate's tests dir: url -> {file, date}; dates only
         gold_file = corpus / "eval_default.json"
@@ -221,6 +223,7 @@ def run(corpus: Path, limit: int | None, modes: list[str], worst: int) -> None:
     missing = 0
     ratios: dict[str, list[tuple[float, int, int, str]]] = {label: [] for label in runners}
     mojibake: dict[str, list[str]] = {label: [] for label in runners}
+    per_page: list[dict[str, Any]] = []
     # warm-up (imports, caches) outside the timings: one page through every runner
     for url, entry in items[:1]:
         if first := resolve(corpus, entry["file"]):
@@ -271,6 +274,13 @@ def run(corpus: Path, limit: int | None, modes: list[str], worst: int) -> None:
                 score.date.append(int((out["date"] or "")[:10] == gold_date[:10]))
                 if want := minute_utc(gold_date):
                     score.date_time.append(int(minute_utc(out.get("date_time")) == want))
+        if dump is not None:
+            row: dict[str, Any] = {"file": entry["file"]}
+            for label, out in outputs.items():
+                counts = Body()
+                counts.add(out["text"], entry)
+                row[label] = [counts.tp, counts.fn, counts.fp, counts.tn, words(out["text"])]
+            per_page.append(row)
         theirs = words(outputs["traf-nocomments"]["text"])
         with_comments = words(outputs["trafilatura"]["text"])
         for label, out in outputs.items():
@@ -296,6 +306,8 @@ def run(corpus: Path, limit: int | None, modes: list[str], worst: int) -> None:
             value = rows[label].get(measure)
             cells.append(f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}")
         print(f"{measure:<26}" + "".join(cells))
+    if dump is not None:
+        dump.write_text(json.dumps(per_page, ensure_ascii=False), encoding="utf-8")
     for label, pages in mojibake.items():
         if pages:
             print(f"{label}: mojibake in {', '.join(pages)}")
@@ -321,10 +333,11 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="score the first N entries")
     parser.add_argument("--worst", type=int, default=5, help="list the N worst-kept pages")
+    parser.add_argument("--dump", type=Path, help="write per-page snippet counts (JSON) here")
     args = parser.parse_args()
     if args.mode == "fidelity":
         raise SystemExit("--mode fidelity: see tests/benchmarks/bench_fidelity.py")
-    run(args.corpus, args.limit, args.modes, args.worst)
+    run(args.corpus, args.limit, args.modes, args.worst, args.dump)
 
 
 if __name__ == "__main__":
