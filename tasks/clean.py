@@ -185,8 +185,37 @@ def _child_kind(tag: str, parent: BlockKind) -> BlockKind:
 # HTML tags trafilatura sometimes leaves in its output (inside a quote or a cell): each is a
 # word boundary, as a browser renders it
 _SPACED_TAGS = frozenset(
-    "td th tr li dd dt div section article ul ol dl table tbody thead tfoot caption"
-    " h1 h2 h3 h4 h5 h6 p blockquote pre figure figcaption cell".split()
+    [
+        "td",
+        "th",
+        "tr",
+        "li",
+        "dd",
+        "dt",
+        "div",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "caption",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "p",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "cell",
+    ]
 )
 
 
