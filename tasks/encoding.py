@@ -114,7 +114,7 @@ def mostly_utf8(raw: bytes) -> bool:
     letter of the page is mojibake."""
     text = raw.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd")
-    characters = sum(1 for character in text if character > "\x7f") - invalid
+    characters = len(text) - len(text.encode("ascii", errors="ignore")) - invalid
     return characters >= MOSTLY_UTF8_MIN and characters >= MOSTLY_UTF8_RATIO * invalid
 
 
