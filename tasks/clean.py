@@ -33,6 +33,9 @@ DEFAULT_EXTRACTION_MODE = "precise"
 BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
 
 WHITESPACE = re.compile(r"\s+")
+# Invisible formatting characters that are not text: soft hyphens, zero-width space, word
+# joiner, a stray BOM (trafilatura drops them too; "Mit\xadtel\xadal\xadter" is "Mittelalter")
+INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # " date 2025-09-02 By Tal Shalev and Dana Karni, CNN"
 HEADER_DATE_LINE = re.compile(
@@ -75,8 +78,9 @@ MIN_BODY_LETTERS = 20
 
 
 def normalize_block(text: str) -> str:
-    """NFC, every run of white space folded to one space, trimmed."""
-    return WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    """NFC, invisible formatting characters dropped, every run of white space folded to one
+    space, trimmed."""
+    return WHITESPACE.sub(" ", INVISIBLE.sub("", unicodedata.normalize("NFC", text))).strip()
 
 
 def normalize_text(text: str) -> str:

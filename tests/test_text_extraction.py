@@ -307,3 +307,13 @@ def test_reingesting_an_unchanged_page_adds_no_revision(tmp_path: Path) -> None:
         extractor_version("html"),
     ]
     assert extractor_version("html").startswith(f"html-{EXTRACTOR_REVISION}-precise+")
+
+
+def test_soft_hyphens_and_zero_width_spaces_are_not_text() -> None:
+    hyphenated = (
+        PARAGRAPHS[0]
+        .replace("parliament", "par\u00adlia\u00adment")
+        .replace("debate", "de\u200bbate")
+    )
+    raw = json_ld_page([hyphenated, *PARAGRAPHS[1:]], PARAGRAPHS[1])
+    assert clean_html_document(raw, "hyphens.html").blocks[0].text == PARAGRAPHS[0]
