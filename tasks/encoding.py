@@ -118,10 +118,17 @@ def mostly_utf8(raw: bytes) -> bool:
     return characters >= MOSTLY_UTF8_MIN and characters >= MOSTLY_UTF8_RATIO * invalid
 
 
+# How much more "chaos" (charset-normalizer's mess score) the windows-1252 reading of bytes may
+# have than the best reading and still win, when it is at least as coherent a language.
+CP1252_CHAOS_MARGIN = 0.05
+
+
 def detect_encoding(raw: bytes) -> str | None:
     """Guess the encoding of bytes that declare none and are not UTF-8 (charset-normalizer).
-    Short texts often tie (cp1250/cp1252/cp1257 all score "naïve" alike, and the first wins:
-    "naďve"); on a tie windows-1252, the usual single-byte encoding of Western pages, wins."""
+    Western single-byte text often scores alike in several code pages (French Latin-1 text came
+    out as cp1257: "crčme"), so windows-1252, the usual encoding of undeclared Western pages
+    and the browsers' default, wins when it is nearly as clean (CP1252_CHAOS_MARGIN) and at
+    least as coherent as the best guess."""
     from charset_normalizer import from_bytes
 
     matches = from_bytes(raw)
@@ -129,9 +136,10 @@ def detect_encoding(raw: bytes) -> str | None:
     if best is None:
         return None
     for match in matches:
-        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (
-            best.chaos,
-            best.coherence,
+        if (
+            match.encoding == "cp1252"
+            and match.chaos <= best.chaos + CP1252_CHAOS_MARGIN
+            and match.coherence >= best.coherence
         ):
             return "cp1252"
     return str(best.encoding)

@@ -90,6 +90,11 @@ RUSSIAN = (
     "План предусматривает увеличение числа автобусов и трамваев, а также строительство новых "
     "станций метро в ближайшие пять лет."
 )
+FRENCH = (
+    "Café crème à la mairie : le conseil municipal s'est réuni mardi soir pour débattre du "
+    "budget des transports. Les élus ont longuement discuté du coût du tramway ; le maire a "
+    "promis une décision définitive avant la fin du mois, déjà très attendue."
+)
 SPANISH = (
     "Crónica de una jornada histórica: el alcalde inauguró la nueva línea de tranvía que une "
     "el puerto con la estación, después de años de obras y de una inversión de 300 millones de "
@@ -111,8 +116,14 @@ def body_text(raw: bytes, charset: str | None = None) -> str:
 
 @pytest.mark.parametrize(
     ("text", "encoding"),
-    [(JAPANESE, "shift_jis"), (CHINESE, "gb2312"), (RUSSIAN, "koi8-r"), (RUSSIAN, "cp1251")],
-    ids=["shift_jis", "gb2312", "koi8-r", "cp1251"],
+    [
+        (JAPANESE, "shift_jis"),
+        (CHINESE, "gb2312"),
+        (RUSSIAN, "koi8-r"),
+        (RUSSIAN, "cp1251"),
+        (FRENCH, "latin-1"),
+    ],
+    ids=["shift_jis", "gb2312", "koi8-r", "cp1251", "latin-1"],
 )
 def test_a_page_that_declares_no_encoding_is_detected(text: str, encoding: str) -> None:
     raw = page(text).encode(encoding)
