@@ -8,26 +8,34 @@ blocks are joined by one blank line, so paragraph breaks survive.
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
 from typing import Any, Literal
 
+from newsledger.tasks.encoding import decode_html, decode_text
 from newsledger.tasks.errors import ExtractionError
-from newsledger.tasks.load import decode_text
 from newsledger.tasks.models import SourceDocument
 
 # Bump when the output of clean/metadata changes for the same input: stored raw pages are
 # then re-extracted instead of skipped, and each revision records the version that made it.
-EXTRACTOR_REVISION = 2
+# 3: every piece of text trafilatura keeps (tails, text under <body>), browser-like decoding,
+# JSON-LD articleBody as a second candidate, and "precise" as the default HTML mode.
+EXTRACTOR_REVISION = 3
+
+# The HTML extraction mode unless Settings.extraction_mode says otherwise. "fast" skips
+# trafilatura's comparison with its readability/jusText fallbacks and truncates some articles
+# to their lead or a menu (measured in tests/benchmarks/bench_quality.py; see README).
+DEFAULT_EXTRACTION_MODE = "precise"
 
 BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
 
 WHITESPACE = re.compile(r"\s+")
+# Invisible formatting characters that are not text: soft hyphens, zero-width space, word
+# joiner, a stray BOM (trafilatura drops them too; "Mit\xadtel\xadal\xadter" is "Mittelalter")
+INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # " date 2025-09-02 By Tal Shalev and Dana Karni, CNN"
 HEADER_DATE_LINE = re.compile(
@@ -70,8 +78,9 @@ MIN_BODY_LETTERS = 20
 
 
 def normalize_block(text: str) -> str:
-    """NFC, every run of white space folded to one space, trimmed."""
-    return WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    """NFC, invisible formatting characters dropped, every run of white space folded to one
+    space, trimmed."""
+    return WHITESPACE.sub(" ", INVISIBLE.sub("", unicodedata.normalize("NFC", text))).strip()
 
 
 def normalize_text(text: str) -> str:
@@ -81,8 +90,8 @@ def normalize_text(text: str) -> str:
 
 
 @cache
-def extractor_version(kind: str, mode: str = "fast") -> str:
-    """Which code produced a revision, e.g. ``html-1-fast+trafilatura-2.3.1+htmldate-1.11.0``
+def extractor_version(kind: str, mode: str = DEFAULT_EXTRACTION_MODE) -> str:
+    """Which code produced a revision, e.g. ``html-3-precise+trafilatura-2.3.1+htmldate-1.11.0``
     (the HTML extraction mode is part of it: switching modes re-extracts, never skips)."""
     if kind == "text":
         return f"text-{EXTRACTOR_REVISION}"
@@ -153,78 +162,160 @@ def clean_text_document(raw: bytes, name: str = "input") -> CleanedDocument:
 # --- HTML ---------------------------------------------------------------------------------------
 
 
-def _element_text(element: Any) -> str:
-    return normalize_block("".join(element.itertext()))
+# trafilatura's output elements that start a block of their own, and the kind of that block
+# (None: a container whose loose text takes the kind of its parent)
+_BLOCK_TAGS: dict[str, BlockKind | None] = {
+    "head": "heading",
+    "p": "paragraph",
+    "code": "paragraph",
+    "div": "paragraph",
+    "quote": "quote",
+    "list": None,
+    "item": "list",
+    "table": "table",
+    "row": "table",
+}
+# kinds that a paragraph nested inside keeps (a <p> in a quote is part of the quote)
+_ENCLOSING_KINDS: frozenset[BlockKind] = frozenset({"quote", "list", "table"})
 
 
-# trafilatura's output elements that are one block each, and the kind of block they are
-_SINGLE_BLOCKS: dict[str, BlockKind] = {"head": "heading", "p": "paragraph", "quote": "quote"}
+def _child_kind(tag: str, parent: BlockKind) -> BlockKind:
+    kind = _BLOCK_TAGS[tag]
+    if kind is None or (kind == "paragraph" and parent in _ENCLOSING_KINDS):
+        return parent
+    return kind
 
 
-def _element_blocks(element: Any) -> Iterator[tuple[BlockKind, str]]:
-    """The blocks of one element of trafilatura's body: itself, or its list items or rows."""
-    tag = element.tag
-    if tag in _SINGLE_BLOCKS:
-        yield _SINGLE_BLOCKS[tag], _element_text(element)
-    elif tag == "list":
-        for item in element.iter("item"):
-            yield "list", _element_text(item)
-    elif tag == "table":
-        for row in element.iter("row"):
-            cells = (_element_text(cell) for cell in row.iter("cell"))
-            yield "table", " | ".join(c for c in cells if c)
+# HTML tags trafilatura sometimes leaves in its output (inside a quote or a cell): each is a
+# word boundary, as a browser renders it
+_SPACED_TAGS = frozenset(
+    [
+        "td",
+        "th",
+        "tr",
+        "li",
+        "dd",
+        "dt",
+        "div",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "caption",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "p",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "cell",
+    ]
+)
+
+
+def _inline_text(element: Any) -> str:
+    """The text of an inline element and everything inside it; a line break or a block nested
+    in it is a space (``<hi>one<lb/>two</hi>`` is "one two", not "onetwo")."""
+    pieces = [element.text or ""]
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag in ("lb", "br"):
+            pieces.append(" ")
+        elif tag in _BLOCK_TAGS or tag in _SPACED_TAGS:
+            pieces.append(f" {_inline_text(child)} ")
+        elif tag:
+            pieces.append(_inline_text(child))
+        pieces.append(child.tail or "")
+    return "".join(pieces)
+
+
+def _row_text(row: Any) -> str:
+    """A table row as one block: its cells joined by ``|`` (a table nested in a cell is
+    flattened into the row, its cells separated the same way), and any loose text of the row."""
+    pieces: list[str] = [row.text or ""]
+    for cell in row:
+        if isinstance(cell.tag, str):
+            found: list[tuple[BlockKind, str]] = []
+            _walk_blocks(cell, "table", found)
+            pieces.extend(text for _kind, text in found)
+        pieces.append(cell.tail or "")
+    return " | ".join(text for piece in pieces if (text := normalize_block(piece)))
+
+
+def _walk_blocks(element: Any, kind: BlockKind, out: list[tuple[BlockKind, str]]) -> None:
+    """Every piece of text under ``element`` into blocks, in document order: block elements
+    (paragraphs, headings, quotes, list items, table rows) are blocks of their own, and loose
+    text (the element's own text, inline elements, the tails of its children) between them
+    is a block of ``kind``. Nothing trafilatura kept is dropped, nothing is counted twice."""
+    loose: list[str] = [element.text or ""]
+
+    def flush() -> None:
+        if text := normalize_block("".join(loose)):
+            out.append((kind, text))
+        loose.clear()
+
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "row":
+            flush()
+            if text := _row_text(child):
+                out.append(("table", text))
+        elif tag in _BLOCK_TAGS:
+            flush()
+            _walk_blocks(child, _child_kind(tag, kind), out)
+        elif tag in ("lb", "br"):
+            loose.append(" ")
+        elif tag in _SPACED_TAGS:
+            loose.append(f" {_inline_text(child)} ")
+        elif tag:  # inline markup (hi, ref, del, graphic…): its text is part of the loose text
+            loose.append(_inline_text(child))
+        loose.append(child.tail or "")
+    flush()
 
 
 def _blocks_from_body(body: Any, title: str | None) -> list[Block]:
+    found: list[tuple[BlockKind, str]] = []
+    _walk_blocks(body, "paragraph", found)
     blocks: list[Block] = []
-    for element in body:
-        for kind, text in _element_blocks(element):
-            if not text:
-                continue
-            if kind == "heading" and not blocks and title and text == normalize_block(title):
-                continue  # the title repeated as the first heading
-            blocks.append(Block(kind, text))
+    for kind, text in found:
+        if kind == "heading" and not blocks and title and text == normalize_block(title):
+            continue  # the title repeated as the first heading
+        blocks.append(Block(kind, text))
     return blocks
 
 
-META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+# JSON-LD ``articleBody`` replaces the extracted text when the extraction has fewer than this
+# share of its words (trafilatura kept a teaser, a caption or a menu). Measured on the
+# development corpus: on the pages with an articleBody, articleBody alone scores worse
+# (snippet F1 0.82 vs 0.88: it is often a teaser itself, or carries no headings), and where it
+# is the longer one by 2x or more it holds the article the extraction missed.
+ARTICLE_BODY_SHARE = 0.5
 
 
-def _usable_codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name.strip().strip("\"'")).name
-    except LookupError:
-        return None
+def _words(blocks: list[Block]) -> int:
+    return sum(len(block.text.split()) for block in blocks)
 
 
-def decode_html(raw: bytes, declared_charset: str | None = None) -> str:
-    """Decode an HTML page the way browsers do: BOM, then the HTTP charset, then
-    ``<meta charset>`` in the first 4 KiB, then strict UTF-8, then windows-1252 (what pages
-    labelled or unlabelled Latin-1 really use). trafilatura's own guess is not reliable on
-    single-byte pages (it picks cp1257 for French Latin-1 text)."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if raw.startswith(bom):
-            return raw.decode(encoding, errors="replace")
-    match = META_CHARSET.search(raw[:4096])
-    for candidate in (declared_charset, match.group(1).decode("ascii") if match else None):
-        codec = _usable_codec(candidate)
-        if codec in ("latin-1", "iso8859-1", "ascii"):
-            codec = "cp1252"  # the WHATWG encoding standard maps these labels to windows-1252
-        if codec:
-            try:
-                return raw.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+def choose_body(extracted: list[Block], article_body: str | None) -> tuple[list[Block], str]:
+    """The page's text: trafilatura's blocks, unless the page's JSON-LD ``articleBody`` has more
+    than 1/ARTICLE_BODY_SHARE times as many words (then its paragraphs). Returns the blocks and
+    where they came from (``extracted`` or ``structured``)."""
+    if article_body:
+        paragraphs = [p for p in (normalize_block(p) for p in article_body.split("\n\n")) if p]
+        structured = [Block("paragraph", p) for p in paragraphs]
+        if _words(extracted) < ARTICLE_BODY_SHARE * _words(structured):
+            return structured, "structured"
+    return extracted, "extracted"
 
 
 def clean_html_document(
@@ -232,7 +323,7 @@ def clean_html_document(
     name: str = "input",
     url: str | None = None,
     charset: str | None = None,
-    mode: str = "fast",
+    mode: str = DEFAULT_EXTRACTION_MODE,
 ) -> CleanedDocument:
     """Main text of an HTML page via trafilatura, dates via htmldate, on one parsed tree."""
     import htmldate
@@ -249,6 +340,7 @@ def clean_html_document(
     modified = htmldate.find_date(
         tree, original_date=False, extensive_search=False, url=url, deferred_url_extractor=True
     )
+    structured = extract_structured(tree)  # before trafilatura prunes the tree
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -257,9 +349,10 @@ def clean_html_document(
         include_tables=True,
         fast=mode == "fast",
     )
-    if not isinstance(document, Document) or document.body is None:
+    if not isinstance(document, Document):
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
-    blocks = _blocks_from_body(document.body, document.title)
+    extracted = [] if document.body is None else _blocks_from_body(document.body, document.title)
+    blocks, body_source = choose_body(extracted, structured.article_body)
     if not blocks:
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
     letters = sum(character.isalnum() for block in blocks for character in block.text)
@@ -283,12 +376,16 @@ def clean_html_document(
         "html_lang": language,
         "image": document.image,
         "pagetype": document.pagetype,
-        "structured": extract_structured(tree),
+        "structured": structured,
+        "body_source": body_source,
+        "extracted_text": "\n\n".join(block.text for block in extracted),
     }
     return CleanedDocument(tuple(blocks), page=page)
 
 
-def clean_document(document: SourceDocument, mode: str = "fast") -> CleanedDocument:
+def clean_document(
+    document: SourceDocument, mode: str = DEFAULT_EXTRACTION_MODE
+) -> CleanedDocument:
     if document.kind == "text":
         return clean_text_document(document.raw, document.source)
     return clean_html_document(

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
 
+from newsledger.tasks.encoding import bomless_utf16
 from newsledger.tasks.errors import (
     BinaryInputError,
     DecodeInputError,
@@ -248,74 +249,11 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in head and bomless_utf16(head) is None
 
 
-_UTF16 = {"utf_16_le": "utf-16-le", "utf_16_be": "utf-16-be"}
-
-
-def bomless_utf16(data: bytes) -> str | None:
-    """``"utf-16-le"`` or ``"utf-16-be"`` when ``data`` (its first 8 KiB) is UTF-16 text
-    without a byte-order mark, as charset-normalizer judges it; None otherwise. Only text with
-    NUL bytes is asked (UTF-16 of Latin script: every other byte is 0), since UTF-8 would take
-    those NULs as valid characters."""
-    head = data[:SNIFF_BYTES]
-    if b"\x00" not in head:
-        return None
-    from charset_normalizer import from_bytes
-
-    # an even length; a cut surrogate pair at the end of the sniffed part would spoil it
-    for sample in (head[: len(head) // 2 * 2], head[: len(head) // 2 * 2 - 2]):
-        best = from_bytes(sample).best()
-        if best is not None:
-            return _UTF16.get(best.encoding)
-    return None
-
-
 def text_head(raw: bytes, size: int = 4096) -> str:
     """The start of a text file decoded leniently (for its header lines), UTF-16 included."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw[: size + 2].decode("utf-16", "replace")
     return raw[:size].decode(bomless_utf16(raw) or "utf-8", "replace")
-
-
-def decode_text(raw: bytes, name: str = "input") -> str:
-    """Decode text bytes: BOMs, then UTF-16 without a BOM, then UTF-8, then detection
-    (charset-normalizer)."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise DecodeInputError(f"{name}: invalid {encoding} text ({exc})") from exc
-    utf16 = bomless_utf16(raw)
-    if utf16 is not None:
-        try:
-            return raw.decode(utf16)
-        except UnicodeDecodeError as exc:
-            raise DecodeInputError(f"{name}: invalid {utf16} text ({exc})") from exc
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    matches = from_bytes(raw)
-    best = matches.best()
-    if best is None:
-        raise DecodeInputError(f"{name}: could not detect the text encoding")
-    # Short texts often tie (cp1250/cp1252/cp1257 all score "naïve" alike, and the first wins:
-    # "naďve"). On a tie prefer windows-1252, the usual single-byte encoding of Western pages.
-    for match in matches:
-        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (
-            best.chaos,
-            best.coherence,
-        ):
-            return str(match)
-    return str(best)
 
 
 RACY_WINDOW_NS = 2_000_000_000  # a file changed this recently may change again unnoticed

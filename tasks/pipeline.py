@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from newsledger.tasks.clean import clean_document, extractor_version
+from newsledger.tasks.clean import DEFAULT_EXTRACTION_MODE, clean_document, extractor_version
 from newsledger.tasks.errors import InputError, NewsledgerError
 from newsledger.tasks.load import (
     Discovery,
@@ -79,7 +79,7 @@ def new_run_id() -> str:
 
 
 def extract_document(
-    document: SourceDocument, mode: str = "fast"
+    document: SourceDocument, mode: str = DEFAULT_EXTRACTION_MODE
 ) -> ExtractedArticle | FailedInput:
     """Clean and describe one document; any error becomes a recorded failure with its reason."""
     try:
@@ -108,7 +108,7 @@ def extract_document(
 def prepare_documents(
     documents: Sequence[SourceDocument],
     known: dict[str, LastObservation],
-    mode: str = "fast",
+    mode: str = DEFAULT_EXTRACTION_MODE,
 ) -> list[PreparedItem]:
     """Extract each document, unless its raw bytes and extractor version are exactly what was
     seen last time (then it is ``KnownUnchanged`` and extraction is skipped)."""

@@ -78,9 +78,10 @@ class Settings(BaseSettings):
 
     # --- extraction -----------------------------------------------------------------------------
     extraction_mode: Literal["fast", "precise"] = Field(
-        "fast",
-        description="trafilatura mode for HTML: fast skips its readability/justext comparison "
-        "(same text on typical article pages, ~35% less CPU); precise runs it",
+        "precise",
+        description="trafilatura mode for HTML: precise compares its extraction with its "
+        "readability/justext fallbacks; fast skips that and truncates some articles to their "
+        "lead paragraph or a menu (see bench_quality)",
     )
 
     # --- orchestration ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ need); malformed JSON-LD is skipped, never fails a page.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,26 @@ def _types(node: dict[str, Any]) -> set[str]:
     kind = node.get("@type", [])
     kinds = kind if isinstance(kind, list) else [kind]
     return {str(k).lower() for k in kinds}
+
+
+ARTICLE_BODY_BREAKS = re.compile(r"<br\s*/?>|</(?:p|div|h[1-6]|li|blockquote|tr)\s*>", re.I)
+MARKUP = re.compile(r"<[^>]{0,2000}>")
+LINE_BREAKS = re.compile(r"\s*\n\s*")
+
+
+def body_text(value: Any) -> str | None:
+    """``articleBody`` as paragraphs (one per line of the value), white space folded inside a
+    paragraph; the HTML some sites put in it (``<p>``, ``<br>``, entities) is read as text."""
+    if isinstance(value, list):
+        value = "\n".join(v for v in value if isinstance(v, str))
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if "<" in value:
+        value = MARKUP.sub(" ", ARTICLE_BODY_BREAKS.sub("\n", value))
+    if "&" in value:
+        value = html.unescape(value)
+    lines = (" ".join(line.split()) for line in LINE_BREAKS.split(value))
+    return "\n\n".join(line for line in lines if line) or None
 
 
 def _text(value: Any) -> str | None:
@@ -233,7 +254,7 @@ def extract_structured(tree: Any) -> StructuredData:
         canonical_url=_text(article.get("url")) or meta.get("og:url") or canonical,
         section=_text(article.get("articleSection")) or meta.get("article:section"),
         language=_text(article.get("inLanguage")) or meta.get("og:locale"),
-        article_body=_text(article.get("articleBody")),
+        article_body=body_text(article.get("articleBody")),
         organisations=tuple(dict.fromkeys(organisations)),
     )
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from newsledger.tasks.clean import clean_document
+from newsledger.tasks.encoding import decode_text
 from newsledger.tasks.load import (
     FileInput,
-    decode_text,
     discover_files,
     file_identity,
     load_documents,

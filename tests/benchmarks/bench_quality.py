@@ -1,13 +1,33 @@
-"""Quality benchmark (a script): the project's HTML path vs trafilatura's default, same bytes,
-same run. Corpus given by path: trafilatura's tests dir (evaldata.json + cache/), or
-htmldate's tests dir (eval_default.json + cache/: then only dates are scored).
+"""Quality benchmark (a script, not a test): the project's HTML path vs trafilatura's default,
+same bytes, same run. The development corpus is given by path:
 
-    PYTHONPATH=tests/shim python tests/benchmarks/bench_quality.py --mode extraction CORPUS_DIR
+* trafilatura's ``tests`` dir: ``evaldata.json`` pairs each page (in ``cache/`` or ``eval/``)
+  with gold snippets that must / must not be in the body, and its title, author and date;
+* htmldate's ``tests`` dir: ``eval_default.json`` (pages in ``cache/`` or ``eval/``; dates only).
 
-Measures: body (trafilatura's with/without snippet precision/recall/F1; the corpus has no full
-gold text, so no shingle F1 here), title (normalised equality), authors (set of name tokens
-equal), date (day), mojibake pages, pages/s and CPU per page. ``--mode fidelity`` is reserved
-for the change-fidelity benchmark (not written yet).
+    PYTHONPATH=tests/shim python tests/benchmarks/bench_quality.py CORPUS_DIR
+    PYTHONPATH=tests/shim python tests/benchmarks/bench_quality.py CORPUS_DIR --modes fast precise
+
+Columns: the project in each extraction mode asked for (``--modes``), trafilatura's default
+(``bare_extraction(bytes)``: its own decoding, ``fast=False``, comments included) and the same
+without comments (``traf-nocomments``, as the project extracts). Rows:
+
+* body P/R/F1 with trafilatura's own metric: a gold "with" snippet in the text is a true
+  positive, a "without" snippet a false positive (the corpus has no full gold text, so no
+  word-shingle F1 is possible here);
+* ``half_of_traf``: pages where a column keeps fewer than half the words (``\\w+`` tokens) of
+  trafilatura's main text (its default without comments: ``traf-nocomments``; the target is
+  0), ``half_of_traf_default`` the same against trafilatura's default text, whose comments the
+  project never keeps as article text; ``empty``: pages with no text at all;
+* title (normalised equality), authors (the set of name tokens equal), date (day), and
+  ``date_time`` (to the minute, in UTC) on the pages whose gold states a time;
+* mojibake pages (UTF-8 read as a single-byte encoding, U+FFFD) in the text or the title;
+* pages/s and CPU ms per page (process time of the extraction call, one process).
+
+For the project, the table also scores the two candidate texts: ``extracted`` (trafilatura's
+blocks as the project keeps them) and ``article_body`` (JSON-LD ``articleBody``, on the pages
+that have one), with how often the rule chose ``articleBody``. ``--worst N`` lists the pages
+where the project keeps least of what trafilatura keeps.
 """
 
 from __future__ import annotations
@@ -17,7 +37,9 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +48,24 @@ from newsledger.tasks.clean import clean_html_document
 from newsledger.tasks.metadata import describe
 from newsledger.tasks.models import SourceDocument
 
-MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|â€|Â[\u00a0-\u00bf]|\ufffd")
+# UTF-8 read as windows-1252/latin-1 ("Ã©", "â€™", "Ð¾"), and replacement characters
+MOJIBAKE = re.compile(
+    "[ÂÃÐÑ][\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]|â€[\u0080-\u00bf™œ\u009d“”˜]|\ufffd"
+)
+PAGE_DIRS = ("cache", "eval", "test_set")
 
 
 def norm(text: str | None) -> str:
     text = unicodedata.normalize("NFKC", text or "").casefold()
     return " ".join(re.findall(r"\w+", text))
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"\w+", text))
 
 
 def tokens(authors: Any) -> set[str]:
@@ -40,118 +74,270 @@ def tokens(authors: Any) -> set[str]:
     return set(norm(str(authors or "")).split())
 
 
+def minute_utc(value: str | None) -> str | None:
+    if not value or len(value) <= 10:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
 @dataclass
-class Score:
+class Body:
+    """trafilatura's snippet counts for one candidate text."""
+
     tp: int = 0
     fn: int = 0
     fp: int = 0
     tn: int = 0
+    pages: int = 0
+
+    def add(self, text: str, entry: dict[str, Any]) -> None:
+        flat = squash(text)
+        self.pages += 1
+        for snippet in entry.get("with") or []:
+            if squash(snippet) in flat:
+                self.tp += 1
+            else:
+                self.fn += 1
+        for snippet in entry.get("without") or []:
+            if squash(snippet) in flat:
+                self.fp += 1
+            else:
+                self.tn += 1
+
+    def prf(self) -> tuple[float, float, float]:
+        precision = self.tp / max(self.tp + self.fp, 1)
+        recall = self.tp / max(self.tp + self.fn, 1)
+        return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
+
+
+@dataclass
+class Score:
+    body: Body = field(default_factory=Body)
+    extracted: Body = field(default_factory=Body)
+    article_body: Body = field(default_factory=Body)
+    chose_article_body: int = 0
     title: list[int] = field(default_factory=list)
     authors: list[int] = field(default_factory=list)
     date: list[int] = field(default_factory=list)
+    date_time: list[int] = field(default_factory=list)
     mojibake: int = 0
+    half: int = 0
+    half_default: int = 0
+    empty: int = 0
     cpu: float = 0.0
     wall: float = 0.0
     pages: int = 0
     failures: int = 0
 
-    def add_body(self, text: str, entry: dict[str, Any]) -> None:
-        for snippet in entry.get("with") or []:
-            if snippet in text:
-                self.tp += 1
-            else:
-                self.fn += 1
-        for snippet in entry.get("without") or []:
-            if snippet in text:
-                self.fp += 1
-            else:
-                self.tn += 1
-
-    def row(self) -> dict[str, float]:
-        precision = self.tp / max(self.tp + self.fp, 1)
-        recall = self.tp / max(self.tp + self.fn, 1)
-        mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
-        return {
+    def row(self) -> dict[str, float | None]:
+        mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
+        precision, recall, f1 = self.body.prf() if self.body.pages else (None, None, None)
+        row: dict[str, float | None] = {
             "body_P": precision,
             "body_R": recall,
-            "body_F1": 2 * precision * recall / max(precision + recall, 1e-9),
+            "body_F1": f1,
+            "half_of_traf": self.half,
+            "half_of_traf_default": self.half_default,
+            "empty": self.empty,
             "title": mean(self.title),
             "authors": mean(self.authors),
             "date_day": mean(self.date),
+            f"date_time(n={len(self.date_time)})": mean(self.date_time),
             "mojibake_pages": self.mojibake,
             "failures": self.failures,
             "pages_per_s": self.pages / max(self.wall, 1e-9),
             "cpu_ms_per_page": 1000 * self.cpu / max(self.pages, 1),
         }
+        if self.extracted.pages:
+            row["F1_extracted"] = self.extracted.prf()[2]
+            row[f"F1_jsonld_body(n={self.article_body.pages})"] = self.article_body.prf()[2]
+            row["chose_jsonld_body"] = self.chose_article_body
+        return row
 
 
-def project(raw: bytes, name: str, url: str) -> dict[str, Any]:
-    document = SourceDocument(
-        kind="html", source=name, raw=raw, identity=name, raw_hash="", url=url
-    )
-    article = describe(document, clean_html_document(raw, name, url=url))
-    day = str(article.published_at) if article.published_at else None
-    return {"text": article.text, "title": article.title, "authors": article.authors, "date": day}
+def project(mode: str) -> Callable[[bytes, str, str], dict[str, Any]]:
+    def run(raw: bytes, name: str, url: str) -> dict[str, Any]:
+        document = SourceDocument(
+            kind="html", source=name, raw=raw, identity=name, raw_hash="", url=url
+        )
+        cleaned = clean_html_document(raw, name, url=url, mode=mode)
+        article = describe(document, cleaned)
+        structured = cleaned.page.get("structured")
+        return {
+            "text": article.text,
+            "title": article.title,
+            "authors": article.authors,
+            "date": str(article.published_at) if article.published_at else None,
+            "date_time": article.metadata.get("published_at_iso"),
+            "extracted": cleaned.page.get("extracted_text", article.text),
+            "article_body": structured.article_body if structured is not None else None,
+            "body_source": cleaned.page.get("body_source", "extracted"),
+        }
+
+    return run
 
 
-def baseline(raw: bytes, name: str, url: str) -> dict[str, Any]:
-    doc = trafilatura.bare_extraction(raw, url=url, with_metadata=True)
+def baseline(raw: bytes, name: str, url: str, **options: Any) -> dict[str, Any]:
+    doc = trafilatura.bare_extraction(raw, url=url, with_metadata=True, **options)
     if doc is None:
         raise ValueError("no extraction")
-    return {"text": doc.text or "", "title": doc.title, "authors": doc.author, "date": doc.date}
+    return {
+        "text": doc.text or "",
+        "title": doc.title,
+        "authors": doc.author,
+        "date": doc.date,
+        "date_time": doc.date,
+    }
 
 
-def run(corpus: Path, limit: int | None) -> None:
+def resolve(corpus: Path, name: str) -> Path | None:
+    return next((p for d in PAGE_DIRS if (p := corpus / d / name).is_file()), None)
+
+
+EMPTY: dict[str, Any] = {"text": "", "title": None, "authors": None, "date": None}
+
+
+def run(
+    corpus: Path, limit: int | None, modes: list[str], worst: int, dump: Path | None = None
+) -> None:
     gold_file = corpus / "evaldata.json"
     if not gold_file.exists():  # htmldate's tests dir: url -> {file, date}; dates only
         gold_file = corpus / "eval_default.json"
-    gold = json.loads(gold_file.read_text())
+    gold = json.loads(gold_file.read_text(encoding="utf-8"))
     items = list(gold.items())[:limit]
-    scores = {"newsledger": Score(), "trafilatura": Score()}
-    coverage = {"title": 0, "authors": 0, "date": 0}
+    runners: dict[str, Callable[[bytes, str, str], dict[str, Any]]] = {
+        f"newsledger-{mode}": project(mode) for mode in modes
+    }
+    runners["trafilatura"] = baseline
+    runners["traf-nocomments"] = lambda raw, name, url: baseline(
+        raw, name, url, include_comments=False
+    )
+    scores = {label: Score() for label in runners}
+    coverage = {"title": 0, "authors": 0, "date": 0, "date_time": 0}
+    missing = 0
+    ratios: dict[str, list[tuple[float, int, int, str]]] = {label: [] for label in runners}
+    mojibake: dict[str, list[str]] = {label: [] for label in runners}
+    per_page: list[dict[str, Any]] = []
+    # warm-up (imports, caches) outside the timings: one page through every runner
+    for url, entry in items[:1]:
+        if first := resolve(corpus, entry["file"]):
+            for function in runners.values():
+                try:
+                    function(first.read_bytes(), entry["file"], url)
+                except Exception as error:  # scored again below
+                    print(f"warm-up: {type(error).__name__}: {error}")
+    started = time.perf_counter()
     for url, entry in items:
-        path = corpus / "cache" / entry["file"]
-        if not path.exists():
+        path = resolve(corpus, entry["file"])
+        if path is None:
+            missing += 1
             continue
         raw = path.read_bytes()
-        for key in coverage:
-            coverage[key] += bool(entry.get("author" if key == "authors" else key))
-        for label, function in (("newsledger", project), ("trafilatura", baseline)):
+        gold_date = entry.get("date") if isinstance(entry.get("date"), str) else None
+        coverage["title"] += bool(entry.get("title"))
+        coverage["authors"] += bool(entry.get("author"))
+        coverage["date"] += bool(gold_date)
+        coverage["date_time"] += bool(minute_utc(gold_date))
+        outputs: dict[str, dict[str, Any]] = {}
+        for label, function in runners.items():
             score = scores[label]
             cpu, wall = time.process_time(), time.perf_counter()
             try:
                 out = function(raw, entry["file"], url)
             except Exception:  # a failed page scores as empty output
-                out = {"text": "", "title": None, "authors": None, "date": None}
+                out = dict(EMPTY)
                 score.failures += 1
             score.cpu += time.process_time() - cpu
             score.wall += time.perf_counter() - wall
             score.pages += 1
-            score.add_body(out["text"], entry)
+            outputs[label] = out
+            if entry.get("with") is not None:
+                score.body.add(out["text"], entry)
+                if "extracted" in out:
+                    score.extracted.add(out["extracted"], entry)
+                    if out.get("article_body"):
+                        score.article_body.add(out["article_body"], entry)
+                    score.chose_article_body += out.get("body_source") == "structured"
+            score.empty += not out["text"].strip()
             score.mojibake += bool(MOJIBAKE.search(out["text"] + (out["title"] or "")))
             if entry.get("title"):
                 score.title.append(int(norm(out["title"]) == norm(entry["title"])))
             if entry.get("author"):
                 score.authors.append(int(tokens(out["authors"]) == tokens(entry["author"])))
-            if entry.get("date"):
-                score.date.append(int((out["date"] or "")[:10] == entry["date"][:10]))
-    scored = scores["newsledger"].pages
-    print(f"{gold_file.name}: {len(items)} entries, {scored} pages on disk; gold: {coverage}")
+            if gold_date:
+                score.date.append(int((out["date"] or "")[:10] == gold_date[:10]))
+                if want := minute_utc(gold_date):
+                    score.date_time.append(int(minute_utc(out.get("date_time")) == want))
+        if dump is not None:
+            row: dict[str, Any] = {"file": entry["file"]}
+            for label, out in outputs.items():
+                counts = Body()
+                counts.add(out["text"], entry)
+                row[label] = [counts.tp, counts.fn, counts.fp, counts.tn, words(out["text"])]
+            per_page.append(row)
+        theirs = words(outputs["traf-nocomments"]["text"])
+        with_comments = words(outputs["trafilatura"]["text"])
+        for label, out in outputs.items():
+            ours = words(out["text"])
+            if theirs:
+                ratios[label].append((ours / theirs, ours, theirs, entry["file"]))
+                scores[label].half += ours < theirs / 2
+            scores[label].half_default += ours < with_comments / 2
+            if MOJIBAKE.search(out["text"] + (out["title"] or "")):
+                mojibake[label].append(entry["file"])
+    scored = scores["trafilatura"].pages
+    print(
+        f"{gold_file.name}: {len(items)} entries, {scored} pages scored ({missing} not on "
+        f"disk) in {time.perf_counter() - started:.0f} s; gold: {coverage}"
+    )
     rows = {label: s.row() for label, s in scores.items()}
-    print(f"{'measure':<16}" + "".join(f"{label:>14}" for label in rows))
-    for measure in rows["newsledger"]:
-        print(f"{measure:<16}" + "".join(f"{rows[k][measure]:>14.3f}" for k in rows))
+    width = max(len(label) for label in rows) + 2
+    measures = list(dict.fromkeys(m for row in rows.values() for m in row))
+    print(f"{'measure':<26}" + "".join(f"{label:>{width}}" for label in rows))
+    for measure in measures:
+        cells = []
+        for label in rows:
+            value = rows[label].get(measure)
+            cells.append(f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}")
+        print(f"{measure:<26}" + "".join(cells))
+    if dump is not None:
+        dump.write_text(json.dumps(per_page, ensure_ascii=False), encoding="utf-8")
+    for label, pages in mojibake.items():
+        if pages:
+            print(f"{label}: mojibake in {', '.join(pages)}")
+    for label in runners:
+        if worst and label.startswith("newsledger"):
+            print(f"\n{label}: pages keeping least of what trafilatura keeps (ours/theirs words)")
+            for ratio, ours, theirs, name in sorted(ratios[label])[:worst]:
+                print(f"  {ratio:5.2f}  {ours:>6} / {theirs:<6} {name}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("corpus", type=Path, help="trafilatura tests dir (evaldata.json, cache/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("corpus", type=Path, help="trafilatura's or htmldate's tests dir")
     parser.add_argument("--mode", choices=["extraction", "fidelity"], default="extraction")
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["fast", "precise"],
+        default=["fast", "precise"],
+        help="the project's extraction modes to score (default: both)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="score the first N entries")
+    parser.add_argument("--worst", type=int, default=5, help="list the N worst-kept pages")
+    parser.add_argument("--dump", type=Path, help="write per-page snippet counts (JSON) here")
     args = parser.parse_args()
     if args.mode == "fidelity":
-        raise SystemExit("--mode fidelity: not implemented yet")
-    run(args.corpus, args.limit)
+        raise SystemExit("--mode fidelity: see tests/benchmarks/bench_fidelity.py")
+    run(args.corpus, args.limit, args.modes, args.worst, args.dump)
 
 
 if __name__ == "__main__":
