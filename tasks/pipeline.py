@@ -15,6 +15,12 @@ from typing import Any, TypeVar
 
 from newsledger.tasks.clean import clean_document, extractor_version
 from newsledger.tasks.errors import InputError, NewsledgerError
+from newsledger.tasks.extraction_pool import (
+    MEMORY_MESSAGE,
+    active_pool,
+    extraction_session,
+    wants_pool,
+)
 from newsledger.tasks.load import (
     Discovery,
     FileInput,
@@ -93,6 +99,15 @@ def extract_document(
             document.identity,
             document.raw_hash,
         )
+    except MemoryError:  # a worker's address-space backstop (tasks/extraction_pool.py)
+        return FailedInput(
+            document.source,
+            "clean",
+            "extraction_memory",
+            f"{document.source}: {MEMORY_MESSAGE}",
+            document.identity,
+            document.raw_hash,
+        )
     except Exception as error:  # an extractor bug must not stop the run: record it
         return FailedInput(
             document.source,
@@ -105,6 +120,17 @@ def extract_document(
     return ExtractedArticle(document, content, extractor_version(document.kind, mode))
 
 
+def extract_documents(
+    documents: Sequence[SourceDocument], mode: str = "fast"
+) -> list[ExtractedArticle | FailedInput]:
+    """Extract documents in the run's worker pool (time and memory limits, see
+    ``tasks/extraction_pool.py``), or in-process when there is none or the input is small."""
+    pool = active_pool()
+    if pool is not None and wants_pool(pool, documents):
+        return pool.extract(documents, mode)
+    return [extract_document(document, mode) for document in documents]
+
+
 def prepare_documents(
     documents: Sequence[SourceDocument],
     known: dict[str, LastObservation],
@@ -112,7 +138,8 @@ def prepare_documents(
 ) -> list[PreparedItem]:
     """Extract each document, unless its raw bytes and extractor version are exactly what was
     seen last time (then it is ``KnownUnchanged`` and extraction is skipped)."""
-    prepared: list[PreparedItem] = []
+    prepared: list[PreparedItem | None] = []
+    to_extract: list[tuple[int, SourceDocument]] = []
     for document in documents:
         last = known.get(document.identity)
         version = extractor_version(document.kind, mode)
@@ -124,8 +151,12 @@ def prepare_documents(
         ):
             prepared.append(KnownUnchanged(document, last.content_hash, version))
         else:
-            prepared.append(extract_document(document, mode))
-    return prepared
+            to_extract.append((len(prepared), document))
+            prepared.append(None)
+    extracted = extract_documents([document for _, document in to_extract], mode)
+    for (position, _document), item in zip(to_extract, extracted, strict=True):
+        prepared[position] = item
+    return [item for item in prepared if item is not None]
 
 
 def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[PreparedItem]:
@@ -316,7 +347,8 @@ def run_recorded(
     summary = RunSummary(run_id, flow, skipped=skipped)
     status = "failed"
     try:
-        body(summary)
+        with extraction_session(settings):  # worker processes, started on first need
+            body(summary)
         if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
             refresh(settings)
         status = "completed"
@@ -384,6 +416,7 @@ __all__ = [
     "RunContext",
     "chunks",
     "extract_document",
+    "extract_documents",
     "ingest_paths",
     "prepare_documents",
     "prepare_file_batch",

@@ -82,6 +82,21 @@ class Settings(BaseSettings):
         description="trafilatura mode for HTML: fast skips its readability/justext comparison "
         "(same text on typical article pages, ~35% less CPU); precise runs it",
     )
+    extract_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Extraction worker processes (default: the CPUs this process may use); "
+        "0: extract in-process, with no time or memory limit",
+    )
+    extract_timeout_seconds: float = Field(
+        20.0, gt=0, description="Hard wall-time limit of one page's extraction in a worker"
+    )
+    extract_memory_mb: int = Field(
+        1024,
+        ge=0,
+        description="Resident-memory cap of each extraction worker: a page that takes it past "
+        "this is stopped (extraction_memory); 0: none",
+    )
 
     # --- orchestration ---------------------------------------------------------------------
     orchestration: Literal["auto", "prefect", "local"] = Field(
