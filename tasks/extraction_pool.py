@@ -142,7 +142,7 @@ def worker_main(conn: Connection, parent_pid: int, memory_bytes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
-    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+    if parent_pid and os.getppid() != parent_pid:  # the parent died before that took effect
         return
     # numpy (the language model) would otherwise start a BLAS thread per CPU, each with its own
     # stack and malloc arena: hundreds of MB of address space that the cap would count.
@@ -201,7 +201,8 @@ class _Worker:
         self.conn, child = context.Pipe(duplex=True)
         self.process: BaseProcess = context.Process(
             target=worker_main,
-            args=(child, os.getpid(), memory_bytes),
+            # spawn: the worker is this process's child, and checks that it still is
+            args=(child, os.getpid() if START_METHOD == "spawn" else 0, memory_bytes),
             name="newsledger-extract",
             daemon=True,
         )
@@ -257,16 +258,26 @@ def _death(process: BaseProcess) -> str:
     return f"exited with status {code}"
 
 
+class PoolClosed(RuntimeError):
+    """The pool was stopped (the run is ending) while a batch was being extracted."""
+
+
 class ExtractionPool:
     """Worker processes that extract pages under a time limit and a memory cap.
 
     Started on the first :meth:`extract` call that needs it (:func:`wants_pool`), stopped by
-    :meth:`close` (also a context manager). Not thread-safe: one run drives one pool."""
+    :meth:`close` (also a context manager), for good. One :meth:`extract` runs at a time;
+    :meth:`close` may come from another thread (a run stopping while its next batch is being
+    extracted): the extraction then raises :class:`PoolClosed` at once."""
 
     def __init__(self, limits: PoolLimits) -> None:
         self.limits = limits
         self._context = multiprocessing.get_context(START_METHOD)
         self._workers: list[_Worker] = []
+        self._closed = False
+        self._mutex = threading.Lock()  # guards _workers and _closed
+        self._one_at_a_time = threading.Lock()
+        self._began = time.monotonic()
         self.started = 0  # workers started so far, replacements included
         self.startup_seconds: float | None = None  # start → first worker ready
 
@@ -284,24 +295,31 @@ class ExtractionPool:
         return [w.pid for w in self._workers if w.pid is not None]
 
     def _start_worker(self) -> _Worker:
+        if self._closed:
+            raise PoolClosed("the extraction pool was stopped")
         worker = _Worker(self._context, self.limits.memory_bytes)
         self.started += 1
         return worker
 
     def start(self) -> None:
-        if not self._workers:
-            self._began = time.monotonic()
-            self._workers = [self._start_worker() for _ in range(max(1, self.limits.workers))]
+        with self._mutex:
+            if not self._workers:
+                self._began = time.monotonic()
+                count = max(1, self.limits.workers)
+                self._workers = [self._start_worker() for _ in range(count)]
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        fresh = self._start_worker()
-        self._workers[self._workers.index(worker)] = fresh
+        with self._mutex:
+            fresh = self._start_worker()
+            self._workers[self._workers.index(worker)] = fresh
         return fresh
 
     def close(self) -> None:
         """Stop every worker (idle ones are asked, busy ones killed) and reap them."""
-        workers, self._workers = self._workers, []
+        with self._mutex:
+            self._closed = True
+            workers, self._workers = self._workers, []
         for worker in workers:
             if worker.job is not None:
                 worker.kill()
@@ -313,19 +331,22 @@ class ExtractionPool:
         limit, or whose worker died, is a :class:`FailedInput`; the others are unaffected."""
         if not documents:
             return []
-        self.start()
-        results: list[Extracted | None] = [None] * len(documents)
-        queue = deque(range(len(documents)))
-        timeout = self.limits.timeout_seconds
-        try:
-            while queue or any(w.job is not None for w in self._workers):
-                for worker in list(self._workers):
-                    if worker.job is None and worker.ready and queue:
-                        self._send(worker, queue, documents, mode, timeout)
-                self._collect(documents, results, queue)
-        except BaseException:
-            self.close()  # Ctrl+C, SIGTERM, a bug: no worker outlives the run
-            raise
+        with self._one_at_a_time:
+            self.start()
+            results: list[Extracted | None] = [None] * len(documents)
+            queue = deque(range(len(documents)))
+            timeout = self.limits.timeout_seconds
+            try:
+                while queue or any(w.job is not None for w in self._workers):
+                    if self._closed:
+                        raise PoolClosed("the extraction pool was stopped")
+                    for worker in list(self._workers):
+                        if worker.job is None and worker.ready and queue:
+                            self._send(worker, queue, documents, mode, timeout)
+                    self._collect(documents, results, queue)
+            except BaseException:
+                self.close()  # Ctrl+C, SIGTERM, a bug: no worker outlives the run
+                raise
         return [item for item in results if item is not None]
 
     def _send(
@@ -365,6 +386,8 @@ class ExtractionPool:
         handles: list[Any] = []
         for worker in busy + waiting:
             handles += [worker.conn, worker.process.sentinel]
+        if not handles:  # closed from another thread meanwhile
+            return
         ready = set(wait(handles, wait_for))
         now = time.monotonic()
         for worker in list(self._workers):
@@ -546,6 +569,7 @@ def extraction_session(settings: Settings) -> Iterator[ExtractionPool | None]:
 
 __all__ = [
     "ExtractionPool",
+    "PoolClosed",
     "PoolLimits",
     "Terminated",
     "active_pool",

@@ -8,8 +8,10 @@ wrappers from ``tasks/prefect_tasks.py`` (for flow runs), so both paths do exact
 
 from __future__ import annotations
 
+import contextvars
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -366,6 +368,48 @@ def run_recorded(
     return summary
 
 
+Prepare = Callable[[Settings, Sequence[FileInput]], list[PreparedItem]]
+
+
+def prepared_ahead(
+    prepare: Prepare, settings: Settings, batches: Iterable[list[FileInput]]
+) -> Iterator[tuple[list[FileInput], list[PreparedItem]]]:
+    """Each batch with its prepared items, in order. When the run extracts in worker processes,
+    batch N+1 is prepared (loaded in a helper thread, extracted by the workers) while the
+    caller stores batch N, so the workers do not sit idle during the write; one batch ahead at
+    most, so memory stays flat. Without a pool the batches are prepared one after the other.
+
+    ``prepare`` may be a Prefect task: the helper thread runs it in a copy of the caller's
+    context, so it is a task run of the same flow run, and it extracts in the same pool."""
+    pool = active_pool()
+    if pool is None:
+        for batch in batches:
+            yield batch, prepare(settings, batch)
+        return
+    iterator = iter(batches)
+    with ThreadPoolExecutor(1, thread_name_prefix="newsledger-prepare") as helper:
+
+        def submit(batch: list[FileInput]) -> Future[list[PreparedItem]]:
+            return helper.submit(contextvars.copy_context().run, prepare, settings, batch)
+
+        current = next(iterator, None)
+        pending = submit(current) if current is not None else None
+        try:
+            while current is not None and pending is not None:
+                prepared = pending.result()
+                following = next(iterator, None)
+                pending = submit(following) if following is not None else None
+                yield current, prepared
+                current = following
+        except BaseException:
+            # A failed write, Ctrl+C, SIGTERM: stop the workers now, so the batch being
+            # extracted ahead ends at once (PoolClosed) instead of running to its end.
+            pool.close()
+            if pending is not None:
+                pending.cancel()
+            raise
+
+
 def run_file_ingest(
     arguments: Sequence[str],
     settings: Settings,
@@ -386,8 +430,9 @@ def run_file_ingest(
         if discovery.failures:
             summary.add(steps.store(settings, summary.run_id, discovery.failures))
         done = 0
-        for batch in plan_batches(discovery.inputs, settings.batch_size):
-            summary.add(steps.store(settings, summary.run_id, steps.prepare(settings, batch)))
+        batches = plan_batches(discovery.inputs, settings.batch_size)
+        for batch, prepared in prepared_ahead(steps.prepare, settings, batches):
+            summary.add(steps.store(settings, summary.run_id, prepared))
             done += len(batch)
             context.progress(done, len(discovery.inputs))
 

@@ -187,7 +187,10 @@ def test_a_page_that_runs_forever_is_stopped_at_the_limit_and_the_batch_is_store
     settings: Settings, tmp_path: Path
 ) -> None:
     folder = folder_with(tmp_path, 8, {"endless.html": endless_page()})
-    summary = ingest_paths([str(folder)], limited(settings, extract_timeout_seconds=2))
+    # Batches of 3: each next batch is extracted while the one before it is written.
+    summary = ingest_paths(
+        [str(folder)], limited(settings, extract_timeout_seconds=2, batch_size=3)
+    )
     assert (summary.new, summary.failed) == (8, 1)
     [failure] = summary.failures
     assert failure.input.endswith("endless.html")
