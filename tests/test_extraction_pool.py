@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from newsledger.tasks.errors import ExtractionError
 from newsledger.tasks.extraction_pool import (
     ExtractionPool,
     PoolLimits,
@@ -259,6 +260,8 @@ def test_an_interrupted_ingest_leaves_no_worker_behind(tmp_path: Path, how: str)
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # As from a terminal: a shell's background job would start it with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(lambda: len(pool_workers(cli.pid)) == 2, "two workers")
@@ -279,3 +282,13 @@ def test_an_interrupted_ingest_leaves_no_worker_behind(tmp_path: Path, how: str)
     wait_for(lambda: session_processes(cli.pid) == [], "the session to empty", limit=30)
     if how != "kill-9":  # the run unwound: it is recorded as failed, not left running
         assert rows(db, "SELECT status FROM ingest_runs") == [("failed",)], stderr.decode()
+
+
+def test_a_memory_cap_below_what_a_worker_needs_fails_the_run_with_a_clear_error(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = folder_with(tmp_path, 6, {})
+    with pytest.raises(ExtractionError, match="NEWSLEDGER_EXTRACT_MEMORY_MB=50 is below"):
+        ingest_paths([str(folder)], limited(settings, extract_memory_mb=50))
+    assert rows(settings.db, "SELECT status FROM ingest_runs") == [("failed",)]
+    assert pool_workers(os.getpid()) == []
