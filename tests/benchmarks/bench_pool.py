@@ -46,8 +46,10 @@ GOOD_TIME_SLACK_TIMEOUTS = 2
 
 
 class Run:
-    def __init__(self, wall: float, peak_tree_mib: float, returncode: int, output: str) -> None:
-        self.wall, self.peak_tree_mib = wall, peak_tree_mib
+    def __init__(
+        self, wall: float, cpu: float, peak_tree_mib: float, returncode: int, output: str
+    ) -> None:
+        self.wall, self.cpu, self.peak_tree_mib = wall, cpu, peak_tree_mib
         self.returncode, self.output = returncode, output
 
 
@@ -95,11 +97,13 @@ def newsledger(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        process.wait()
+        # wait4's usage of the CLI includes the workers it reaped
+        _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         done.set()
         sampler.join()
-    return Run(wall, peak, process.returncode, log.read_text())
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, peak, os.waitstatus_to_exitcode(status), log.read_text())
 
 
 def fresh(path: Path) -> Path:
@@ -192,10 +196,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--no-hostile", action="store_true")
+    parser.add_argument(
+        "--only-hostile", action="store_true", help="skip (1)-(4): the hostile run alone"
+    )
+    parser.add_argument(
+        "--memory-mb", type=int, help="NEWSLEDGER_EXTRACT_MEMORY_MB of the hostile run"
+    )
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     options = parser.parse_args()
     cpus = os.sched_getaffinity(0)
-    one_cpu = {min(cpus)}
     work = options.keep or Path(tempfile.mkdtemp(prefix="newsledger-bench-pool-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -209,104 +218,135 @@ def main() -> None:
             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
         )
 
-        print("(1) worker start-up:")
-        for method in ("spawn", "forkserver"):
-            print("    " + startup(method, len(cpus)))
-
-        flags = ["--local", "--no-show"]
-        print(f"(2) both cores ({len(cpus)} CPUs, {len(cpus)} workers):")
-        base_wall, _cpu = bare_loop(paths, None)
-        base = len(paths) / base_wall
-        print(f"    bare trafilatura loop: {base_wall:.1f} s wall -> {base:.1f} pages/s")
-        first = newsledger(
-            ["ingest", str(pages), *flags], db=fresh(work / "a.duckdb"), cwd=work, cpus=None, env={}
-        )
-        rate = len(paths) / first.wall
-        print(
-            f"    newsledger ingest DIR --local: {first.wall:.1f} s -> {rate:.1f} pages/s; "
-            f"ratio {rate / base:.2f}x (target >= 1.7x); peak tree RSS "
-            f"{first.peak_tree_mib:.0f} MiB; {summary_row(first.output)}"
-        )
-
-        print("(3) pinned to one core:")
-        pinned_wall, _cpu = bare_loop(paths, min(one_cpu))
-        pinned_base = len(paths) / pinned_wall
-        print(f"    bare trafilatura loop: {pinned_wall:.1f} s wall -> {pinned_base:.1f} pages/s")
-        for label, env in (
-            ("1 worker (auto)", {}),
-            ("in-process (=0)", {"NEWSLEDGER_EXTRACT_WORKERS": "0"}),
-        ):
-            run = newsledger(
-                ["ingest", str(pages), *flags],
-                db=fresh(work / "b.duckdb"),
-                cwd=work,
-                cpus=one_cpu,
-                env=env,
-            )
-            pinned_rate = len(paths) / run.wall
-            print(
-                f"    ingest, {label}: {run.wall:.1f} s -> {pinned_rate:.1f} pages/s; ratio "
-                f"{pinned_rate / pinned_base:.2f}x (target >= 0.9x)"
-            )
-
-        one = work / "one"
-        shutil.rmtree(one, ignore_errors=True)
-        one.mkdir()
-        walls = []
-        for repeat in range(3):
-            page = one / f"single-{repeat}.html"
-            shutil.copy(paths[repeat], page)
-            walls.append(
-                newsledger(
-                    ["ingest", str(page), *flags],
-                    db=fresh(one / f"one-{repeat}.duckdb"),
-                    cwd=one,
-                    cpus=None,
-                    env={},
-                ).wall
-            )
-        print(
-            f"(4) one-file ingest, new ledger: median {statistics.median(walls):.2f} s "
-            f"(max {max(walls):.2f}) (target < 1.5 s)"
-        )
-
+        first_wall = None if options.only_hostile else good_pages(options, paths, pages, work)
         if not options.no_hostile:
-            hostile = work / "hostile"
-            shutil.rmtree(hostile, ignore_errors=True)
-            shutil.copytree(pages, hostile)
-            names = write_hostile(hostile)
-            env = {"NEWSLEDGER_MAX_FILE_BYTES": str(64 * 2**20)}  # let 30 MB pages reach it
-            run = newsledger(
-                ["ingest", str(hostile), *flags],
-                db=fresh(work / "h.duckdb"),
-                cwd=work,
-                cpus=None,
-                env=env,
-            )
-            import duckdb
-
-            with duckdb.connect(str(work / "h.duckdb"), read_only=True) as conn:
-                stored = conn.execute("SELECT count(*) FROM revisions").fetchone()
-                failures = conn.execute(
-                    "SELECT regexp_extract(input, '[^/]+$'), error FROM failures ORDER BY 1"
-                ).fetchall()
-            timeout = 20.0
-            budget = first.wall + GOOD_TIME_SLACK_TIMEOUTS * timeout
-            print(
-                f"(5) hostile run: {len(paths)} good + {len(names)} pathological pages: "
-                f"{run.wall:.1f} s (good pages alone {first.wall:.1f} s; target <= "
-                f"{budget:.1f} s); revisions stored {stored[0] if stored else 0} of "
-                f"{len(paths)}; peak tree RSS {run.peak_tree_mib:.0f} MiB (target <= 1536)"
-            )
-            for name, error in failures:
-                print(f"    {name}: {error}")
-            recorded = {name for name, _error in failures}
-            print(f"    all 10 recorded: {'yes' if recorded == set(names) else 'NO'}")
+            hostile_run(options, paths, pages, work, first_wall)
         load = os.getloadavg()
         print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     finally:
         if options.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def good_pages(options: argparse.Namespace, paths: list[Path], pages: Path, work: Path) -> float:
+    """(1)-(4); the wall time of the first ingest of the good pages on every core."""
+    cpus = os.sched_getaffinity(0)
+    one_cpu = {min(cpus)}
+    print("(1) worker start-up:")
+    for method in ("spawn", "forkserver"):
+        print("    " + startup(method, len(cpus)))
+
+    flags = ["--local", "--no-show"]
+    print(f"(2) both cores ({len(cpus)} CPUs, {len(cpus)} workers):")
+    base_wall, base_cpu = bare_loop(paths, None)
+    base = len(paths) / base_wall
+    print(
+        f"    bare trafilatura loop: {base_wall:.1f} s wall ({base_cpu:.1f} s CPU) -> "
+        f"{base:.1f} pages/s"
+    )
+    first = newsledger(
+        ["ingest", str(pages), *flags], db=fresh(work / "a.duckdb"), cwd=work, cpus=None, env={}
+    )
+    rate = len(paths) / first.wall
+    print(
+        f"    newsledger ingest DIR --local: {first.wall:.1f} s -> {rate:.1f} pages/s; "
+        f"ratio {rate / base:.2f}x (target >= 1.7x); CPU {first.cpu:.1f} s, workers "
+        f"included ({first.cpu / base_cpu:.2f}x the loop's); peak tree RSS "
+        f"{first.peak_tree_mib:.0f} MiB; {summary_row(first.output)}"
+    )
+
+    print("(3) pinned to one core:")
+    pinned_wall, pinned_cpu = bare_loop(paths, min(one_cpu))
+    pinned_base = len(paths) / pinned_wall
+    print(f"    bare trafilatura loop: {pinned_wall:.1f} s wall -> {pinned_base:.1f} pages/s")
+    for label, env in (
+        ("1 worker (auto)", {}),
+        ("in-process (=0)", {"NEWSLEDGER_EXTRACT_WORKERS": "0"}),
+    ):
+        run = newsledger(
+            ["ingest", str(pages), *flags],
+            db=fresh(work / "b.duckdb"),
+            cwd=work,
+            cpus=one_cpu,
+            env=env,
+        )
+        pinned_rate = len(paths) / run.wall
+        print(
+            f"    ingest, {label}: {run.wall:.1f} s -> {pinned_rate:.1f} pages/s; ratio "
+            f"{pinned_rate / pinned_base:.2f}x (target >= 0.9x); CPU {run.cpu:.1f} s "
+            f"({run.cpu / pinned_cpu:.2f}x the loop's)"
+        )
+
+    one = work / "one"
+    shutil.rmtree(one, ignore_errors=True)
+    one.mkdir()
+    walls = []
+    for repeat in range(3):
+        page = one / f"single-{repeat}.html"
+        shutil.copy(paths[repeat], page)
+        walls.append(
+            newsledger(
+                ["ingest", str(page), *flags],
+                db=fresh(one / f"one-{repeat}.duckdb"),
+                cwd=one,
+                cpus=None,
+                env={},
+            ).wall
+        )
+    print(
+        f"(4) one-file ingest, new ledger: median {statistics.median(walls):.2f} s "
+        f"(max {max(walls):.2f}) (target < 1.5 s)"
+    )
+
+    return first.wall
+
+
+def hostile_run(
+    options: argparse.Namespace,
+    paths: list[Path],
+    pages: Path,
+    work: Path,
+    first_wall: float | None,
+) -> None:
+    hostile = work / "hostile"
+    shutil.rmtree(hostile, ignore_errors=True)
+    shutil.copytree(pages, hostile)
+    names = write_hostile(hostile)
+    env = {"NEWSLEDGER_MAX_FILE_BYTES": str(64 * 2**20)}  # let 30 MB pages reach it
+    if options.memory_mb is not None:
+        env["NEWSLEDGER_EXTRACT_MEMORY_MB"] = str(options.memory_mb)
+    run = newsledger(
+        ["ingest", str(hostile), "--local", "--no-show"],
+        db=fresh(work / "h.duckdb"),
+        cwd=work,
+        cpus=None,
+        env=env,
+    )
+    import duckdb
+
+    with duckdb.connect(str(work / "h.duckdb"), read_only=True) as conn:
+        stored = conn.execute("SELECT count(*) FROM revisions").fetchone()
+        failures = conn.execute(
+            "SELECT regexp_extract(input, '[^/]+$'), error FROM failures ORDER BY 1"
+        ).fetchall()
+    timeout = 20.0
+    versus = (
+        f"good pages alone {first_wall:.1f} s; target <= "
+        f"{first_wall + GOOD_TIME_SLACK_TIMEOUTS * timeout:.1f} s"
+        if first_wall is not None
+        else "good pages alone not measured"
+    )
+    print(
+        f"(5) hostile run (memory cap "
+        f"{options.memory_mb if options.memory_mb is not None else 'default'}): "
+        f"{len(paths)} good + {len(names)} pathological pages: {run.wall:.1f} s "
+        f"({versus}); revisions stored {stored[0] if stored else 0} of "
+        f"{len(paths)}; peak tree RSS {run.peak_tree_mib:.0f} MiB (target <= 1536)"
+    )
+    for name, error in failures:
+        print(f"    {name}: {error}")
+    recorded = {name for name, _error in failures}
+    print(f"    all 10 recorded: {'yes' if recorded == set(names) else 'NO'}")
 
 
 if __name__ == "__main__":
