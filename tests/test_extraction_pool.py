@@ -135,7 +135,8 @@ def test_a_worker_gives_the_same_revisions_as_in_process(
     settings: Settings, tmp_path: Path
 ) -> None:
     """The same folder ingested twice, in workers and in-process: identical revisions."""
-    folder = folder_with(tmp_path, 12, {})
+    # A page over 512 KB: the batch goes to the pool (a batch of small pages would not).
+    folder = folder_with(tmp_path, 12, {"long.html": huge_page(2_500)})
     shutil.copy(REPO_ROOT / "seeds" / "articles" / "cnn-2025-09-02-idf-chief-netanyahu.txt", folder)
     (folder / "no-text.html").write_text(endless_page(5), encoding="utf-8")
     dbs = {}
@@ -144,7 +145,7 @@ def test_a_worker_gives_the_same_revisions_as_in_process(
         summary = ingest_paths(
             [str(folder)], settings.model_copy(update={"db": db, "extract_workers": workers})
         )
-        assert (summary.new, summary.failed) == (13, 1)
+        assert (summary.new, summary.failed) == (14, 1)
         assert [f.error for f in summary.failures] == ["empty_extraction"]  # 5 letters
         dbs[workers] = db
     query = (
@@ -153,7 +154,7 @@ def test_a_worker_gives_the_same_revisions_as_in_process(
         "ORDER BY identity"
     )
     assert rows(dbs[2], query) == rows(dbs[0], query)
-    assert len(rows(dbs[2], query)) == 13
+    assert len(rows(dbs[2], query)) == 14
 
 
 def test_pool_results_equal_in_process_results_page_by_page() -> None:
@@ -167,16 +168,19 @@ def test_pool_results_equal_in_process_results_page_by_page() -> None:
     assert isinstance(pooled[-1], FailedInput) and pooled[-1].error == "no_content"
 
 
-def test_a_few_small_pages_are_extracted_in_process_without_starting_workers(
+def test_small_inputs_are_extracted_in_process_without_starting_workers(
     settings: Settings,
 ) -> None:
     with extraction_session(limited(settings)) as pool:
         assert pool is not None
         [result] = extract_documents([document("one.html", good_page(1))])
         assert isinstance(result, ExtractedArticle)
+        extract_documents([document(f"p{i}.html", good_page(i)) for i in range(40)])
         assert not pool.running and pool.started == 0
-        extract_documents([document(f"p{i}.html", good_page(i)) for i in range(6)])
+        extract_documents([document("long.html", huge_page(2_500))])  # over 512 KB
         assert pool.running and pool.started == 2
+        extract_documents([document("one.html", good_page(1))])  # now running: the pool
+        assert pool.started == 2
         assert len(pool_workers(os.getpid())) == 2
     assert pool_workers(os.getpid()) == []  # stopped with the session
 
