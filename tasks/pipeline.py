@@ -8,13 +8,21 @@ wrappers from ``tasks/prefect_tasks.py`` (for flow runs), so both paths do exact
 
 from __future__ import annotations
 
+import contextvars
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from newsledger.tasks.clean import DEFAULT_EXTRACTION_MODE, clean_document, extractor_version
 from newsledger.tasks.errors import InputError, NewsledgerError
+from newsledger.tasks.extraction_pool import (
+    MEMORY_MESSAGE,
+    active_pool,
+    extraction_session,
+    wants_pool,
+)
 from newsledger.tasks.load import (
     Discovery,
     FileInput,
@@ -93,6 +101,15 @@ def extract_document(
             document.identity,
             document.raw_hash,
         )
+    except MemoryError:  # a worker's address-space backstop (tasks/extraction_pool.py)
+        return FailedInput(
+            document.source,
+            "clean",
+            "extraction_memory",
+            f"{document.source}: {MEMORY_MESSAGE}",
+            document.identity,
+            document.raw_hash,
+        )
     except Exception as error:  # an extractor bug must not stop the run: record it
         return FailedInput(
             document.source,
@@ -105,6 +122,17 @@ def extract_document(
     return ExtractedArticle(document, content, extractor_version(document.kind, mode))
 
 
+def extract_documents(
+    documents: Sequence[SourceDocument], mode: str = "fast"
+) -> list[ExtractedArticle | FailedInput]:
+    """Extract documents in the run's worker pool (time and memory limits, see
+    ``tasks/extraction_pool.py``), or in-process when there is none or the input is small."""
+    pool = active_pool()
+    if pool is not None and wants_pool(pool, documents):
+        return pool.extract(documents, mode)
+    return [extract_document(document, mode) for document in documents]
+
+
 def prepare_documents(
     documents: Sequence[SourceDocument],
     known: dict[str, LastObservation],
@@ -112,7 +140,8 @@ def prepare_documents(
 ) -> list[PreparedItem]:
     """Extract each document, unless its raw bytes and extractor version are exactly what was
     seen last time (then it is ``KnownUnchanged`` and extraction is skipped)."""
-    prepared: list[PreparedItem] = []
+    prepared: list[PreparedItem | None] = []
+    to_extract: list[tuple[int, SourceDocument]] = []
     for document in documents:
         last = known.get(document.identity)
         version = extractor_version(document.kind, mode)
@@ -124,8 +153,12 @@ def prepare_documents(
         ):
             prepared.append(KnownUnchanged(document, last.content_hash, version))
         else:
-            prepared.append(extract_document(document, mode))
-    return prepared
+            to_extract.append((len(prepared), document))
+            prepared.append(None)
+    extracted = extract_documents([document for _, document in to_extract], mode)
+    for (position, _document), item in zip(to_extract, extracted, strict=True):
+        prepared[position] = item
+    return [item for item in prepared if item is not None]
 
 
 def prepare_file_batch(settings: Settings, batch: Sequence[FileInput]) -> list[PreparedItem]:
@@ -316,7 +349,8 @@ def run_recorded(
     summary = RunSummary(run_id, flow, skipped=skipped)
     status = "failed"
     try:
-        body(summary)
+        with extraction_session(settings):  # worker processes, started on first need
+            body(summary)
         if summary.new or summary.revised:  # keep full-text search current (tasks/search.py)
             refresh(settings)
         status = "completed"
@@ -332,6 +366,48 @@ def run_recorded(
             status=status,
         )
     return summary
+
+
+Prepare = Callable[[Settings, Sequence[FileInput]], list[PreparedItem]]
+
+
+def prepared_ahead(
+    prepare: Prepare, settings: Settings, batches: Iterable[list[FileInput]]
+) -> Iterator[tuple[list[FileInput], list[PreparedItem]]]:
+    """Each batch with its prepared items, in order. When the run extracts in worker processes,
+    batch N+1 is prepared (loaded in a helper thread, extracted by the workers) while the
+    caller stores batch N, so the workers do not sit idle during the write; one batch ahead at
+    most, so memory stays flat. Without a pool the batches are prepared one after the other.
+
+    ``prepare`` may be a Prefect task: the helper thread runs it in a copy of the caller's
+    context, so it is a task run of the same flow run, and it extracts in the same pool."""
+    pool = active_pool()
+    if pool is None:
+        for batch in batches:
+            yield batch, prepare(settings, batch)
+        return
+    iterator = iter(batches)
+    with ThreadPoolExecutor(1, thread_name_prefix="newsledger-prepare") as helper:
+
+        def submit(batch: list[FileInput]) -> Future[list[PreparedItem]]:
+            return helper.submit(contextvars.copy_context().run, prepare, settings, batch)
+
+        current = next(iterator, None)
+        pending = submit(current) if current is not None else None
+        try:
+            while current is not None and pending is not None:
+                prepared = pending.result()
+                following = next(iterator, None)
+                pending = submit(following) if following is not None else None
+                yield current, prepared
+                current = following
+        except BaseException:
+            # A failed write, Ctrl+C, SIGTERM: stop the workers now, so the batch being
+            # extracted ahead ends at once (PoolClosed) instead of running to its end.
+            pool.close()
+            if pending is not None:
+                pending.cancel()
+            raise
 
 
 def run_file_ingest(
@@ -354,8 +430,9 @@ def run_file_ingest(
         if discovery.failures:
             summary.add(steps.store(settings, summary.run_id, discovery.failures))
         done = 0
-        for batch in plan_batches(discovery.inputs, settings.batch_size):
-            summary.add(steps.store(settings, summary.run_id, steps.prepare(settings, batch)))
+        batches = plan_batches(discovery.inputs, settings.batch_size)
+        for batch, prepared in prepared_ahead(steps.prepare, settings, batches):
+            summary.add(steps.store(settings, summary.run_id, prepared))
             done += len(batch)
             context.progress(done, len(discovery.inputs))
 
@@ -384,6 +461,7 @@ __all__ = [
     "RunContext",
     "chunks",
     "extract_document",
+    "extract_documents",
     "ingest_paths",
     "prepare_documents",
     "prepare_file_batch",

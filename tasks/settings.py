@@ -83,6 +83,21 @@ class Settings(BaseSettings):
         "readability/justext fallbacks; fast skips that and truncates some articles to their "
         "lead paragraph or a menu (see bench_quality)",
     )
+    extract_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Extraction worker processes (default: the CPUs this process may use); "
+        "0: extract in-process, with no time or memory limit",
+    )
+    extract_timeout_seconds: float = Field(
+        20.0, gt=0, description="Hard wall-time limit of one page's extraction in a worker"
+    )
+    extract_memory_mb: int = Field(
+        1024,
+        ge=0,
+        description="Resident-memory cap of each extraction worker: a page that takes it past "
+        "this is stopped (extraction_memory); 0: none",
+    )
 
     # --- orchestration ---------------------------------------------------------------------
     orchestration: Literal["auto", "prefect", "local"] = Field(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,28 @@ def test_a_store_task_retried_after_its_write_committed_stores_nothing_twice(
         )
     (store,) = [r for r in task_runs if r.name.startswith("store-batch")]
     assert store.run_count == 2 and store.state is not None and store.state.is_completed()
+
+
+def test_a_flow_run_extracts_in_the_pool_and_a_runaway_page_is_stopped(
+    prefect_harness: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prepare task of a flow run extracts in the run's worker pool: a page that keeps
+    trafilatura busy for close to a minute is stopped at the 2 s limit (only a worker can be
+    stopped), and the other pages of its batch are stored."""
+    from test_extraction_pool import endless_page, folder_with, pool_workers
+
+    monkeypatch.setenv("NEWSLEDGER_EXTRACT_WORKERS", "2")
+    monkeypatch.setenv("NEWSLEDGER_EXTRACT_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("NEWSLEDGER_BATCH_SIZE", "3")  # batches prepared ahead in a helper thread
+    folder = folder_with(tmp_path, 6, {"endless.html": endless_page()})
+    db = tmp_path / "ledger.duckdb"
+    state, summary = run_flow([str(folder)], db)
+    assert state.is_completed()
+    assert (summary["new"], summary["failed"]) == (6, 1)
+    [failure] = summary["failures"]
+    assert (failure["input"].endswith("endless.html"), failure["error"]) == (
+        True,
+        "extraction_timeout",
+    )
+    assert query(db, "SELECT count(*) FROM revisions") == [(6,)]
+    assert pool_workers(os.getpid()) == []  # stopped at the end of the run
