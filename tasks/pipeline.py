@@ -123,7 +123,7 @@ def extract_document(
 
 
 def extract_documents(
-    documents: Sequence[SourceDocument], mode: str = "fast"
+    documents: Sequence[SourceDocument], mode: str = DEFAULT_EXTRACTION_MODE
 ) -> list[ExtractedArticle | FailedInput]:
     """Extract documents in the run's worker pool (time and memory limits, see
     ``tasks/extraction_pool.py``), or in-process when there is none or the input is small."""

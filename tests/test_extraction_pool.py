@@ -245,7 +245,7 @@ def test_a_worker_killed_mid_page_is_replaced_and_the_rest_goes_on() -> None:
     assert isinstance(first, FailedInput)
     assert (first.stage, first.error) == ("clean", "extractor_crash")
     assert "SIGKILL" in first.message and first.input == "slow.html"
-    assert rest == [extract_document(d) for d in goods]
+    assert rest == [extract_document(d, "fast") for d in goods]
     assert all(isinstance(r, ExtractedArticle) for r in rest)
 
 
@@ -291,7 +291,8 @@ def test_an_interrupted_ingest_leaves_no_worker_behind(tmp_path: Path, how: str)
 def test_a_memory_cap_below_what_a_worker_needs_fails_the_run_with_a_clear_error(
     settings: Settings, tmp_path: Path
 ) -> None:
-    folder = folder_with(tmp_path, 6, {})
+    # A page over 512 KB: the batch goes to the pool (a batch of small pages would not).
+    folder = folder_with(tmp_path, 6, {"long.html": huge_page(2_500)})
     with pytest.raises(ExtractionError, match="NEWSLEDGER_EXTRACT_MEMORY_MB=50 is below"):
         ingest_paths([str(folder)], limited(settings, extract_memory_mb=50))
     assert rows(settings.db, "SELECT status FROM ingest_runs") == [("failed",)]
