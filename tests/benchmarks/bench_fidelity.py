@@ -108,20 +108,22 @@ def corpus_files(folders: Sequence[Path]) -> list[tuple[Path, str]]:
 def screen(job: tuple[int, str, str]) -> fv.PageSpec | str:
     """Locate the body paragraphs of one corpus page, or say why it cannot be used."""
     index, path, label = job
-    raw = Path(path).read_bytes()
     try:
-        extracted = trafilatura.extract(raw)
+        page = fv.normalise(Path(path).read_bytes())
+    except Exception as error:  # an lxml parse failure only skips that page
+        return f"parse failed ({type(error).__name__})"
+    try:
+        extracted = trafilatura.extract(page)
     except Exception as error:  # trafilatura failing on a page only skips that page
         return f"trafilatura raised {type(error).__name__}"
     if not extracted:
         return "trafilatura extracts nothing"
     name = f"{index:04d}-{hashlib.sha1(label.encode()).hexdigest()[:8]}.html"
     try:
-        return fv.locate(name, path, label, raw, extracted)
+        spec = fv.locate(name, path, label, page, extracted)
     except fv.NotUsable as why:
         return str(why)
-    except Exception as error:  # an lxml parse failure only skips that page
-        return f"parse failed ({type(error).__name__})"
+    return replace(spec, reference=extracted)
 
 
 # --------------------------------------------------------------------------- one kind
@@ -166,10 +168,12 @@ def run_kind(
     expect = kind in fv.EDITS
     results: dict[str, PairResult] = {}
     pairs: dict[str, tuple[bytes, bytes]] = {}
+    normal: dict[str, bytes] = {}
     for spec in specs:
         rng = random.Random(f"{seed}:{kind}:{spec.source}")
         try:
-            page = fv.load_page(spec, Path(spec.source).read_bytes())
+            normal[spec.name] = fv.normalise(Path(spec.source).read_bytes())
+            page = fv.load_page(spec, normal[spec.name])
             pairs[spec.name] = fv.KINDS[kind](page, rng)
         except fv.NotUsable as why:
             results[spec.name] = PairResult(
@@ -231,7 +235,9 @@ def run_kind(
         peer_out = ""
         base_text = variant_text = None
         if peer:
-            base_text, variant_text = trafilatura.extract(base), trafilatura.extract(variant)
+            # the kinds that add nothing to the base write the normalised page itself
+            base_text = spec.reference if base == normal[name] else trafilatura.extract(base)
+            variant_text = trafilatura.extract(variant)
             if not base_text:
                 peer_out = "base_failed"
             else:

@@ -33,6 +33,26 @@ SPACES = re.compile(r"[ \t\n\r\f]+")
 DIGITS = re.compile(r"\d+")
 WORD = re.compile(r"[^\W\d_]{4,}")
 VERBATIM = {"pre", "textarea", "script", "style", "code", "template", "noscript"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
+    "basefont",
+    "frame",
+    "isindex",
+    "keygen",
+}
 MIN_PARAGRAPH_CHARS = 40
 MIN_PARAGRAPHS = 3
 
@@ -41,6 +61,7 @@ UPDATE_NOTE = (
     "on Tuesday evening that an independent review would be completed by the end of March."
 )
 HEADLINE_SUFFIX = " as investigation widens"
+SITE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " : ")
 ADS = [
     ("4711", "Save 20% on home insurance with Acme Mutual today"),
     ("5820", "Compare 2026 electric cars: book a free test drive near you"),
@@ -84,6 +105,7 @@ def parse(raw: bytes) -> etree._ElementTree:
     text = decode(raw)
     # lxml refuses str input that declares an encoding in an XML declaration.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as an HTML parser does
     root = lxml.html.document_fromstring(text)
     return root.getroottree()
 
@@ -100,12 +122,18 @@ def serialise(tree: etree._ElementTree) -> bytes:
         head = etree.Element("head")
         root.insert(0, head)
     meta = etree.Element("meta", charset="utf-8")
-    meta.tail = head.text
-    head.text = "\n"
+    meta.tail = head.text  # so that serialise(parse(serialise(x))) == serialise(x)
+    head.text = None
     head.insert(0, meta)
+    for element in root.iter():
+        # libxml2 writes an empty <li>, <dt>… without its end tag, and a second parse then
+        # nests what follows inside it: an empty text keeps the end tag (and the page's DOM)
+        empty = not element.text and len(element) == 0
+        if empty and isinstance(element.tag, str) and element.tag not in VOID:
+            element.text = ""
     doctype = tree.docinfo.doctype or "<!DOCTYPE html>"
     html = lxml.html.tostring(root, encoding="unicode", doctype=doctype)
-    return html.encode("utf-8")
+    return html.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
 
 
 def body_paragraphs(tree: etree._ElementTree, extracted: str) -> list[etree._Element]:
@@ -123,11 +151,7 @@ def body_paragraphs(tree: etree._ElementTree, extracted: str) -> list[etree._Ele
 
 def headline_of(tree: etree._ElementTree) -> str | None:
     root = tree.getroot()
-    for query in (
-        "//meta[@property='og:title']/@content",
-        "//h1",
-        "//title",
-    ):
+    for query in ("//h1", "//meta[@property='og:title']/@content", "//title"):
         for hit in root.xpath(query):
             text = squash(hit if isinstance(hit, str) else hit.text_content())
             if text:
@@ -145,11 +169,19 @@ class PageSpec:
     paragraphs: tuple[str, ...]
     headline: str | None
     related_titles: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    reference: str = ""  # trafilatura's default output for the normalised page
 
 
-def locate(name: str, source: str, label: str, raw: bytes, extracted: str) -> PageSpec:
-    """Find the body paragraphs of a page (:class:`NotUsable` when there are too few)."""
-    tree = parse(raw)
+def normalise(raw: bytes) -> bytes:
+    """A corpus page as every base and variant is written (see :func:`serialise`): paragraphs
+    are located, and trafilatura's reference output is taken, on exactly these bytes."""
+    return serialise(parse(raw))
+
+
+def locate(name: str, source: str, label: str, page: bytes, extracted: str) -> PageSpec:
+    """Find the body paragraphs of a normalised page (``extracted``: trafilatura's default
+    output for it; :class:`NotUsable` when there are too few)."""
+    tree = parse(page)
     paragraphs = body_paragraphs(tree, extracted)
     if len(paragraphs) < MIN_PARAGRAPHS:
         raise NotUsable(f"fewer than {MIN_PARAGRAPHS} body paragraphs found")
@@ -157,8 +189,9 @@ def locate(name: str, source: str, label: str, raw: bytes, extracted: str) -> Pa
     return PageSpec(name, source, label, paths, headline_of(tree))
 
 
-def load_page(spec: PageSpec, raw: bytes) -> Page:
-    tree = parse(raw)
+def load_page(spec: PageSpec, page: bytes) -> Page:
+    """The page of ``spec`` from its normalised bytes."""
+    tree = parse(page)
     return Page(
         spec.name,
         tree,
@@ -397,10 +430,26 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
     JSON-LD ``headline``."""
     if not page.headline:
         raise NotUsable("no headline")
-    old = page.headline
+    root = page.tree.getroot()
+    candidates = [
+        text
+        for text in (
+            *(squash(h1.text_content()) for h1 in root.xpath("//h1")[:1]),
+            *(squash(c) for c in root.xpath("//meta[@property='og:title']/@content")),
+            page.headline,
+        )
+        if text
+    ]
 
     def changed(text: str) -> str:
-        return text.replace(old, old + HEADLINE_SUFFIX) if old in text else text + HEADLINE_SUFFIX
+        """The headline inside ``text`` (a title with the site name, say) gets the suffix."""
+        for old in candidates:
+            if old in text:
+                return text.replace(old, old + HEADLINE_SUFFIX, 1)
+        cut = max(text.rfind(separator) for separator in SITE_SEPARATORS)
+        if cut > 0:  # "Headline | Site": the headline part changes, not the site name
+            return text[:cut] + HEADLINE_SUFFIX + text[cut:]
+        return text + HEADLINE_SUFFIX
 
     def edit(tree: etree._ElementTree, paragraphs: list[etree._Element]) -> None:
         root = tree.getroot()
