@@ -425,21 +425,22 @@ def dropped_paragraph(page: Page, rng: random.Random) -> Pair:
     return _edited(page, edit)
 
 
+TITLE_META = (
+    "//meta[@property='og:title' or @name='og:title' or @name='twitter:title'"
+    " or @property='twitter:title' or @name='title' or translate(@name, 'DCTILE', 'dctile')"
+    " = 'dc.title' or @itemprop='headline']"
+)
+
+
 def new_headline(page: Page, rng: random.Random) -> Pair:
-    """The headline changed everywhere the page states it: <title>, <h1>, og:/twitter:title,
-    JSON-LD ``headline``."""
+    """The headline changed everywhere the page states it: ``<title>`` (not the site name
+    beside it), the first ``<h1>`` with text, ``itemprop=headline``, og:/twitter:/dc. titles,
+    ``<meta name=title>`` and JSON-LD ``headline``."""
     if not page.headline:
         raise NotUsable("no headline")
     root = page.tree.getroot()
-    candidates = [
-        text
-        for text in (
-            *(squash(h1.text_content()) for h1 in root.xpath("//h1")[:1]),
-            *(squash(c) for c in root.xpath("//meta[@property='og:title']/@content")),
-            page.headline,
-        )
-        if text
-    ]
+    h1s = [squash(h1.text_content()) for h1 in root.xpath("//h1")]
+    candidates = [text for text in h1s if text][:1]
 
     def changed(text: str) -> str:
         """The headline inside ``text`` (a title with the site name, say) gets the suffix."""
@@ -453,17 +454,21 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
 
     def edit(tree: etree._ElementTree, paragraphs: list[etree._Element]) -> None:
         root = tree.getroot()
-        for title in root.xpath("//title"):
+        for title in root.xpath("//head/title | /html/title")[:1]:
             title.text = changed(squash(title.text_content()))
             for child in list(title):
                 child.drop_tree()
-        for meta in root.xpath(
-            "//meta[@property='og:title' or @name='og:title' or @name='twitter:title' "
-            "or @property='twitter:title']"
-        ):
-            meta.set("content", changed(squash(meta.get("content", ""))))
-        for h1 in root.xpath("//h1")[:1]:
-            slots = [s for s in text_slots(h1) if get_slot(*s).strip()]
+        for meta in root.xpath(TITLE_META):
+            if meta.tag == "meta" or meta.get("content") is not None:
+                meta.set("content", changed(squash(meta.get("content", ""))))
+        headings = [h for h in root.xpath("//h1") if squash(h.text_content())][:1]
+        headings += [
+            h
+            for h in root.xpath("//*[@itemprop='headline'][not(self::meta)]")
+            if h not in headings and not any(a in headings for a in h.iterancestors())
+        ]
+        for heading in headings:
+            slots = [s for s in text_slots(heading) if get_slot(*s).strip()]
             if slots:
                 node, where = slots[-1]
                 text = get_slot(node, where)
