@@ -36,6 +36,7 @@ import argparse
 import json
 import re
 import time
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -319,6 +320,18 @@ def run(
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    if "--mode=fidelity" in argv or any(
+        a == "--mode" and b == "fidelity" for a, b in zip(argv, argv[1:], strict=False)
+    ):
+        # change fidelity: its own options (several corpora, --jobs, --kinds, ...)
+        import bench_fidelity
+
+        rest = [a for a in argv if a != "--mode=fidelity"]
+        if "--mode" in rest:
+            at = rest.index("--mode")
+            del rest[at : at + 2]
+        raise SystemExit(bench_fidelity.main(rest))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -335,8 +348,6 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=5, help="list the N worst-kept pages")
     parser.add_argument("--dump", type=Path, help="write per-page snippet counts (JSON) here")
     args = parser.parse_args()
-    if args.mode == "fidelity":
-        raise SystemExit("--mode fidelity: see tests/benchmarks/bench_fidelity.py")
     run(args.corpus, args.limit, args.modes, args.worst, args.dump)
 
 
