@@ -33,10 +33,11 @@ where the project keeps least of what trafilatura keeps.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
-import time
 import sys
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -322,7 +323,7 @@ def run(
 def main() -> None:
     argv = sys.argv[1:]
     if "--mode=fidelity" in argv or any(
-        a == "--mode" and b == "fidelity" for a, b in zip(argv, argv[1:], strict=False)
+        a == "--mode" and b == "fidelity" for a, b in itertools.pairwise(argv)
     ):
         # change fidelity: its own options (several corpora, --jobs, --kinds, ...)
         import bench_fidelity
