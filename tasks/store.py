@@ -205,7 +205,8 @@ def repair_after_unclean_shutdown(conn: duckdb.DuckDBPyConnection, path: Path) -
         return []
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(sql("rewrite_revisions"), {"ids": broken})
+        conn.execute(sql("rewrite_revisions_copy"), {"ids": broken})
+        conn.execute(sql("rewrite_revisions"))
         conn.execute("COMMIT")
     except duckdb.Error as error:
         conn.execute("ROLLBACK")

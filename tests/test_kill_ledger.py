@@ -77,6 +77,58 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
     assert content(db) == expected
 
 
+KILLED_IN_CHECKPOINT = """
+import os, sys
+from pathlib import Path
+from newsledger.tasks.pipeline import discover, new_run_id, prepare_file_batch
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import begin_run, write_batch
+settings = Settings(db=Path(sys.argv[1]))
+run_id = new_run_id()
+begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
+items = prepare_file_batch(settings, discover([sys.argv[2]], settings).inputs)
+
+def die_in_the_next_checkpoint(conn, outcomes):
+    conn.execute(f"SET debug_checkpoint_abort = '{sys.argv[3]}'")
+
+# The batch commits; the checkpoint of the close after it stops at the given stage, as a kill
+# there would, and the process ends without another write.
+write_batch(settings, run_id, items, before_commit=die_in_the_next_checkpoint)
+os._exit(0)
+"""
+
+# duckdb 1.5.5's checkpoint stages (`debug_checkpoint_abort`) reached by a one-writer close.
+CHECKPOINT_STAGES = ["before_header", "after_free_list_write", "before_truncate"]
+
+
+@pytest.mark.parametrize("stage", CHECKPOINT_STAGES)
+def test_a_writer_killed_in_the_checkpoint_after_revising_stories(
+    work: Path,  # noqa: F811
+    stage: str,
+) -> None:
+    """The kill lands in the close-time checkpoint of a batch that revised stored stories:
+    the next run opens the ledger (the check after an unclean shutdown finds nothing wrong)
+    and the content equals a clean run's."""
+    folder, db, clean = work / "in", work / "ledger.duckdb", work / "clean.duckdb"
+    folder.mkdir()
+    for version in (1, 2):
+        for n in range(FILES_PER_ROUND):
+            (folder / f"s{n}.txt").write_text(text_story(f"s{n}", version), encoding="utf-8")
+        ingest_paths([str(folder)], Settings(db=clean))
+        if version == 1:
+            ingest_paths([str(folder)], Settings(db=db))
+    subprocess.run(
+        [sys.executable, "-c", KILLED_IN_CHECKPOINT, str(db), str(folder), stage], check=True
+    )
+    assert Path(f"{db}.wal").exists()  # an unclean shutdown, with the revisions in the WAL
+
+    summary = ingest_paths([str(folder)], Settings(db=db))
+
+    assert (summary.failed, summary.unchanged) == (0, FILES_PER_ROUND)
+    assert content(db) == content(clean)
+    assert len(content(db)["revisions"]) == 2 * FILES_PER_ROUND
+
+
 KILLED_AFTER_MIGRATING = """
 import os, sys
 import duckdb
