@@ -37,22 +37,37 @@ def content(db: Path) -> dict[str, list[tuple[object, ...]]]:
         return {name: conn.execute(query).fetchall() for name, query in CONTENT.items()}
 
 
-def add_round(corpus: Path, label: str) -> None:
+def add_round(corpus: Path, label: str) -> list[Path]:
     folder = corpus / label
     folder.mkdir()
-    for n in range(FILES_PER_ROUND):
-        (folder / f"s{n:02d}.txt").write_text(text_story(f"{label}-{n}", 1), encoding="utf-8")
+    paths = [folder / f"s{n:02d}.txt" for n in range(FILES_PER_ROUND)]
+    for n, path in enumerate(paths):
+        path.write_text(text_story(f"{label}-{n}", 1), encoding="utf-8")
+    return paths
 
 
-@pytest.mark.timeout(900)
+def revise(paths: list[Path], version: int) -> None:
+    for path in paths:
+        label = f"{path.parent.name}-{int(path.stem[1:])}"
+        path.write_text(text_story(label, version), encoding="utf-8")
+
+
+@pytest.mark.timeout(1800)  # 3-5 min on a quiet host, 12 min at load 12
 def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
+    """Each round adds new files and revises half of the previous round's, so kills land in
+    batches that store new stories and batches that revise stored ones."""
     corpus, db = work / "corpus", work / "ledger.duckdb"
     corpus.mkdir()
     rng = random.Random(13)
     failures: list[str] = []
+    revised: list[Path] = []
+    previous: list[Path] = []
+    wal_left = 0
     for batch, kills in KILLS.items():
         for kill in range(kills):
-            add_round(corpus, f"b{batch}-k{kill:02d}")
+            revise(previous[: FILES_PER_ROUND // 2], 2)
+            revised += previous[: FILES_PER_ROUND // 2]
+            previous = add_round(corpus, f"b{batch}-k{kill:02d}")
             proc = subprocess.Popen(
                 cli(db, "ingest", str(corpus), "--local"),
                 env=cli_env(NEWSLEDGER_BATCH_SIZE=str(batch)),
@@ -62,6 +77,7 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
             time.sleep(rng.uniform(0.3, 0.9))  # startup is ~0.6 s: most kills land in writes
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            wal_left += Path(f"{db}.wal").exists()
             try:
                 summary = ingest_paths([str(corpus)], Settings(db=db, batch_size=batch))
             except Exception as error:  # the wedge: every later run fails
@@ -70,10 +86,14 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
             if summary.failed:
                 failures.append(f"batch {batch} kill {kill}: {summary.failed} inputs failed")
     assert failures == []
+    assert wal_left == 0  # writers checkpoint every commit: a kill leaves nothing to replay
     clean = work / "clean.duckdb"
+    revise(revised, 1)
+    ingest_paths([str(corpus)], Settings(db=clean, batch_size=25))
+    revise(revised, 2)
     ingest_paths([str(corpus)], Settings(db=clean, batch_size=25))
     expected = content(clean)
-    assert len(expected["revisions"]) == FILES_PER_ROUND * sum(KILLS.values())
+    assert len(expected["revisions"]) == FILES_PER_ROUND * sum(KILLS.values()) + len(revised)
     assert content(db) == expected
 
 
