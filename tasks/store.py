@@ -59,6 +59,18 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 LOCK_MESSAGE = re.compile(r"lock", re.IGNORECASE)
 
+# A writer checkpoints every commit straight into the file and never writes the WAL, so a
+# killed writer leaves no WAL to replay. duckdb 1.5.5 loses the replayed rows from a
+# secondary index (``revisions_article_id_idx``) when a WAL is replayed and the file is then
+# closed without an explicit CHECKPOINT: `article_id = X` stops finding them while the primary
+# key still holds them, and every later insert fails with a duplicate key
+# (tests/benchmarks/repro_duckdb_wal_index_replay.py). A checkpoint per commit costs what the
+# checkpoint at each writer's close cost before.
+WRITER_CONFIG: dict[str, Any] = {
+    "checkpoint_threshold": "0b",
+    "auto_checkpoint_skip_wal_threshold": 0,
+}
+
 
 @cache
 def sql(name: str) -> str:
@@ -116,7 +128,7 @@ def create_ledger(path: Path) -> list[int]:
     for leftover in (scratch, Path(f"{scratch}.wal")):
         leftover.unlink(missing_ok=True)
     try:
-        conn = duckdb.connect(str(scratch))
+        conn = duckdb.connect(str(scratch), config=WRITER_CONFIG)
         try:
             applied = migrate(conn)
         finally:
@@ -168,16 +180,29 @@ def connect_with_retry(
 def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived read-write connection with the schema migrated. Close it quickly."""
     create_ledger(settings.db)
-    conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
+    conn = _open_for_writing(settings)
     try:
-        # Checked once we hold the lock (a live writer's WAL is no sign), before any write.
-        unclean = _unclean_shutdown(settings.db)
         _migrate_once(conn, settings.db)
-        if unclean:
-            repair_after_unclean_shutdown(conn, settings.db)
         yield conn
     finally:
         conn.close()
+
+
+def _open_for_writing(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Open the ledger read-write; a WAL left by a killed writer of an older version (or by
+    another program) is checkpointed at once and checked (:func:`repair_after_unclean_shutdown`)
+    before anything else can close the file."""
+    conn = connect_with_retry(
+        settings.db, read_only=False, timeout=settings.lock_timeout_seconds, config=WRITER_CONFIG
+    )
+    try:
+        # Checked once we hold the lock (a live writer's WAL is no sign), before any write.
+        if _unclean_shutdown(settings.db):
+            repair_after_unclean_shutdown(conn, settings.db)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 # Ledger files (path, inode) this process has already brought up to date: later opens of the
@@ -199,11 +224,13 @@ def _unclean_shutdown(path: Path) -> bool:
 
 
 def repair_after_unclean_shutdown(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    """After a killed writer: checkpoint the replayed WAL, then check that a keyed lookup
-    finds every revision the unfinished runs wrote (duckdb 1.5.5 can leave committed rows that
-    ``article_id = X`` misses while the primary key holds them: every later insert then fails
-    with a duplicate key). Affected articles are rewritten; if that does not cure them the
-    ledger is refused with a StoreError. Returns the articles repaired."""
+    """After a killed writer left a WAL (an older newsledger, or another program): checkpoint
+    the replayed WAL at once, before anything can close the file (a close without it loses the
+    replayed rows from the article_id indexes: see WRITER_CONFIG), then check that a keyed
+    lookup finds every revision of the stories the unfinished (and latest) runs revised. If it
+    does not (a ledger damaged so before), the article_id indexes are built again from the
+    rows; if that does not cure it the ledger is refused with a StoreError. Returns the
+    articles whose lookups were repaired."""
     conn.execute("CHECKPOINT")
     expected = dict(conn.execute(sql("unfinished_run_articles")).fetchall())
     broken = _lookup_mismatches(conn, expected)
@@ -211,25 +238,26 @@ def repair_after_unclean_shutdown(conn: duckdb.DuckDBPyConnection, path: Path) -
         return []
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(sql("rewrite_revisions"), {"ids": broken})
+        conn.execute(sql("rebuild_article_indexes"))
         conn.execute("COMMIT")
     except duckdb.Error as error:
         conn.execute("ROLLBACK")
         raise StoreError(
             f"the ledger {path} was left inconsistent by a killed writer ({len(broken)} "
-            f"articles' revisions are invisible to lookups) and rewriting them failed: {error}"
+            f"stories' revisions are invisible to lookups) and rebuilding its indexes failed: "
+            f"{error}"
         ) from error
     conn.execute("CHECKPOINT")
     still = _lookup_mismatches(conn, {key: expected[key] for key in broken})
     if still:
         raise StoreError(
             f"the ledger {path} was left inconsistent by a killed writer: the revisions of "
-            f"{len(still)} articles (e.g. {still[0]}) are invisible to lookups even after a "
-            "rewrite; restore a copy or export and re-import the revisions table"
+            f"{len(still)} stories (e.g. {still[0]}) are invisible to lookups even after the "
+            "indexes were rebuilt; restore a copy or export and re-import the revisions table"
         )
     print(
-        f"newsledger: repaired {len(broken)} articles' revisions left unfindable by a killed "
-        "writer",
+        f"newsledger: rebuilt the article indexes: {len(broken)} stories' revisions were "
+        "unfindable after a killed writer",
         file=sys.stderr,
     )
     return broken
@@ -247,7 +275,7 @@ def _lookup_mismatches(conn: duckdb.DuckDBPyConnection, expected: dict[str, int]
 def ensure_ledger(settings: Settings) -> list[int]:
     """Create the ledger file and apply migrations; returns the versions applied now."""
     created = create_ledger(settings.db)
-    conn = connect_with_retry(settings.db, read_only=False, timeout=settings.lock_timeout_seconds)
+    conn = _open_for_writing(settings)
     try:
         return created + migrate(conn)
     finally:

@@ -37,22 +37,37 @@ def content(db: Path) -> dict[str, list[tuple[object, ...]]]:
         return {name: conn.execute(query).fetchall() for name, query in CONTENT.items()}
 
 
-def add_round(corpus: Path, label: str) -> None:
+def add_round(corpus: Path, label: str) -> list[Path]:
     folder = corpus / label
     folder.mkdir()
-    for n in range(FILES_PER_ROUND):
-        (folder / f"s{n:02d}.txt").write_text(text_story(f"{label}-{n}", 1), encoding="utf-8")
+    paths = [folder / f"s{n:02d}.txt" for n in range(FILES_PER_ROUND)]
+    for n, path in enumerate(paths):
+        path.write_text(text_story(f"{label}-{n}", 1), encoding="utf-8")
+    return paths
 
 
-@pytest.mark.timeout(900)
+def revise(paths: list[Path], version: int) -> None:
+    for path in paths:
+        label = f"{path.parent.name}-{int(path.stem[1:])}"
+        path.write_text(text_story(label, version), encoding="utf-8")
+
+
+@pytest.mark.timeout(1800)  # 3-5 min on a quiet host, 12 min at load 12
 def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
+    """Each round adds new files and revises half of the previous round's, so kills land in
+    batches that store new stories and batches that revise stored ones."""
     corpus, db = work / "corpus", work / "ledger.duckdb"
     corpus.mkdir()
     rng = random.Random(13)
     failures: list[str] = []
+    revised: list[Path] = []
+    previous: list[Path] = []
+    wal_left = 0
     for batch, kills in KILLS.items():
         for kill in range(kills):
-            add_round(corpus, f"b{batch}-k{kill:02d}")
+            revise(previous[: FILES_PER_ROUND // 2], 2)
+            revised += previous[: FILES_PER_ROUND // 2]
+            previous = add_round(corpus, f"b{batch}-k{kill:02d}")
             proc = subprocess.Popen(
                 cli(db, "ingest", str(corpus), "--local"),
                 env=cli_env(NEWSLEDGER_BATCH_SIZE=str(batch)),
@@ -62,6 +77,7 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
             time.sleep(rng.uniform(0.3, 0.9))  # startup is ~0.6 s: most kills land in writes
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            wal_left += Path(f"{db}.wal").exists()
             try:
                 summary = ingest_paths([str(corpus)], Settings(db=db, batch_size=batch))
             except Exception as error:  # the wedge: every later run fails
@@ -70,11 +86,186 @@ def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
             if summary.failed:
                 failures.append(f"batch {batch} kill {kill}: {summary.failed} inputs failed")
     assert failures == []
+    assert wal_left == 0  # writers checkpoint every commit: a kill leaves nothing to replay
     clean = work / "clean.duckdb"
+    revise(revised, 1)
+    ingest_paths([str(corpus)], Settings(db=clean, batch_size=25))
+    revise(revised, 2)
     ingest_paths([str(corpus)], Settings(db=clean, batch_size=25))
     expected = content(clean)
-    assert len(expected["revisions"]) == FILES_PER_ROUND * sum(KILLS.values())
+    assert len(expected["revisions"]) == FILES_PER_ROUND * sum(KILLS.values()) + len(revised)
     assert content(db) == expected
+
+
+KILLED_IN_CHECKPOINT = """
+import os, sys
+from pathlib import Path
+from newsledger.tasks.pipeline import discover, new_run_id, prepare_file_batch
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import begin_run, write_batch
+settings = Settings(db=Path(sys.argv[1]))
+stage, wal_writer = sys.argv[3], sys.argv[4] == "wal"
+run_id = new_run_id()
+begin_run(settings, run_id, "ingest_files", orchestrator="local", arguments={})
+items = prepare_file_batch(settings, discover([sys.argv[2]], settings).inputs)
+
+def die_in_the_next_checkpoint(conn, outcomes):
+    if wal_writer:  # as newsledger wrote before: the commit goes to the WAL, the close checkpoints
+        conn.execute("SET checkpoint_threshold = '1GB'")
+    conn.execute(f"SET debug_checkpoint_abort = '{stage}'")
+
+# The next checkpoint (the commit's own, or the close's for a WAL writer) stops at the given
+# stage, as a kill there would, and the process ends without another write.
+try:
+    write_batch(settings, run_id, items, before_commit=die_in_the_next_checkpoint)
+except Exception:
+    pass  # the commit's checkpoint failed: that write was never acknowledged
+os._exit(0)
+"""
+
+# duckdb 1.5.5's checkpoint stages (`debug_checkpoint_abort`) that one writer reaches.
+CHECKPOINT_STAGES = ["before_header", "after_free_list_write", "before_truncate"]
+
+
+def kill_in_checkpoint(db: Path, folder: Path, stage: str, *, wal_writer: bool) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_IN_CHECKPOINT,
+            str(db),
+            str(folder),
+            stage,
+            "wal" if wal_writer else "current",
+        ],
+        check=True,
+    )
+
+
+def open_and_close(db: Path) -> None:
+    """What any other read-write opener does (the duckdb shell, a script, an older newsledger
+    writer): replay a leftover WAL, and checkpoint at close."""
+    duckdb.connect(str(db)).close()
+
+
+def unfindable(db: Path) -> int:
+    """Stories whose keyed lookup (`article_id = ?`, one query per key) counts other revisions
+    than a full scan (`article_id || ''`)."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        scanned = conn.execute("SELECT article_id || '', count(*) FROM revisions GROUP BY ALL")
+        return sum(
+            conn.execute("SELECT count(*) FROM revisions WHERE article_id = ?", [key]).fetchone()
+            != (count,)
+            for key, count in scanned.fetchall()
+        )
+
+
+def write_versions(folder: Path, version: int) -> None:
+    folder.mkdir(exist_ok=True)
+    for n in range(FILES_PER_ROUND):
+        (folder / f"s{n}.txt").write_text(text_story(f"s{n}", version), encoding="utf-8")
+
+
+def clean_ledger(base: Path, folder: Path, versions: int) -> Path:
+    clean = base / "clean.duckdb"
+    for version in range(1, versions + 1):
+        write_versions(folder, version)
+        ingest_paths([str(folder)], Settings(db=clean))
+    return clean
+
+
+@pytest.mark.parametrize("stage", CHECKPOINT_STAGES)
+def test_a_writer_killed_in_a_checkpoint_leaves_no_wal_to_replay(
+    work: Path,  # noqa: F811
+    stage: str,
+) -> None:
+    """A writer killed in the checkpoint of a batch that revised stored stories leaves no WAL
+    (every commit is checkpointed into the file), so even another program opening the ledger
+    read-write first cannot lose index entries, and the next run's content equals a clean run's.
+    Before, the WAL was left, and that open and close made the revisions unfindable."""
+    folder, db = work / "in", work / "ledger.duckdb"
+    clean = clean_ledger(work, folder, 2)
+    write_versions(folder, 1)
+    ingest_paths([str(folder)], Settings(db=db))
+    write_versions(folder, 2)
+    kill_in_checkpoint(db, folder, stage, wal_writer=False)
+
+    assert not Path(f"{db}.wal").exists()
+    open_and_close(db)
+    assert unfindable(db) == 0
+    summary = ingest_paths([str(folder)], Settings(db=db))
+    assert summary.failed == 0
+    assert content(db) == content(clean)
+
+
+def damaged_ledger(base: Path, folder: Path) -> Path:
+    """A ledger really damaged by duckdb 1.5.5: a WAL writer (as newsledger was) killed in the
+    checkpoint after revising stories, then another read-write open and close: the revisions
+    replayed from the WAL are gone from `revisions_article_id_idx`."""
+    db = base / "ledger.duckdb"
+    write_versions(folder, 1)
+    ingest_paths([str(folder)], Settings(db=db))
+    write_versions(folder, 2)
+    kill_in_checkpoint(db, folder, "before_header", wal_writer=True)
+    assert Path(f"{db}.wal").exists()
+    open_and_close(db)
+    assert unfindable(db) == FILES_PER_ROUND  # the damage is real
+    return db
+
+
+def test_migration_010_repairs_a_ledger_damaged_by_the_wal_replay(work: Path) -> None:  # noqa: F811
+    """The ledger as an older newsledger left it (damaged, migration 010 not applied): the next
+    run rebuilds the indexes, finds every story, and stores nothing twice (it failed with
+    `Duplicate key` on every run before)."""
+    folder = work / "in"
+    clean = clean_ledger(work, folder, 2)
+    db = damaged_ledger(work, folder)
+    with duckdb.connect(str(db)) as conn:  # the version before migration 010
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 10")
+        conn.execute("CHECKPOINT")
+
+    # A new process, as after an upgrade (this one remembers having migrated the file).
+    run = subprocess.run(
+        cli(db, "ingest", str(folder), "--local"), env=cli_env(), capture_output=True, text=True
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert unfindable(db) == 0
+    assert content(db) == content(clean)
+
+
+KILLED_AFTER_A_COMMIT = """
+import os, sys
+import duckdb
+conn = duckdb.connect(sys.argv[1])  # another program: default settings, its commit in the WAL
+conn.execute("CREATE TABLE my_notes AS SELECT 'checked the ledger' AS note")
+os._exit(0)
+"""
+
+
+def test_the_check_after_a_leftover_wal_rebuilds_the_indexes(
+    work: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A damaged ledger (migration 010 already applied; the killed run is still marked running)
+    that another program then left with a WAL too: the open that finds the WAL checkpoints it,
+    sees that a keyed lookup misses revisions of the stories the unfinished run revised,
+    builds the indexes again, and the run goes on. Before, the check compared one run's
+    revisions with all of a story's (a false alarm for every revised story) and its repair,
+    a rewrite of the rows, was refused by DuckDB (a parameter in a multi-statement string; once
+    split, deleting a row whose index entry is lost is a FatalException)."""
+    folder = work / "in"
+    clean = clean_ledger(work, folder, 2)
+    db = damaged_ledger(work, folder)
+    subprocess.run([sys.executable, "-c", KILLED_AFTER_A_COMMIT, str(db)], check=True)
+    assert Path(f"{db}.wal").exists()
+
+    summary = ingest_paths([str(folder)], Settings(db=db))
+
+    assert f"rebuilt the article indexes: {FILES_PER_ROUND} stories" in capsys.readouterr().err
+    assert (summary.failed, summary.unchanged) == (0, FILES_PER_ROUND)
+    assert unfindable(db) == 0
+    assert content(db) == content(clean)
 
 
 KILLED_AFTER_MIGRATING = """

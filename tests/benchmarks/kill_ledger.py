@@ -108,7 +108,7 @@ def main() -> None:
             wedged += rerun.returncode != 0
             print(
                 f"kill {k}: wal={wal} inconsistent_articles={n_bad} rerun_rc={rerun.returncode}"
-                + (" repaired" if "newsledger: repaired" in rerun.stderr else "")
+                + (" repaired" if "newsledger: rebuilt the article indexes" in rerun.stderr else "")
                 + (f" {rerun.stderr.strip().splitlines()[-1][:200]}" if rerun.returncode else ""),
                 flush=True,
             )

@@ -12,7 +12,9 @@ Expected: equal counts (every committed row found by the keyed filter).
 Actual in newsledger's write path (3 of 12 kills at batch 25 in the issue; the first kill in
 tests/benchmarks/kill_ledger.py 2000 25): rows of the last committed batch are missed by the
 keyed filter while the primary key still holds them, so re-inserting them fails with
-`Duplicate key`. Whether this plain script shows it: run it and read its last line.
+`Duplicate key`. This script never shows it (0 in every run): it checks inside the reopening
+connection, before the close that loses the replayed index entries. The cause and a minimal
+reproduction: repro_duckdb_wal_index_replay.py.
 
 Usage: python repro_duckdb_kill_index.py KILLS [BATCH] [--no-index] [--no-upsert] [--no-json]
 """
