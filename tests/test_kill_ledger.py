@@ -213,15 +213,15 @@ def damaged_ledger(base: Path, folder: Path) -> Path:
     return db
 
 
-def test_migration_010_repairs_a_ledger_damaged_by_the_wal_replay(work: Path) -> None:  # noqa: F811
-    """The ledger as an older newsledger left it (damaged, migration 010 not applied): the next
+def test_migration_012_repairs_a_ledger_damaged_by_the_wal_replay(work: Path) -> None:  # noqa: F811
+    """The ledger as an older newsledger left it (damaged, migration 012 not applied): the next
     run rebuilds the indexes, finds every story, and stores nothing twice (it failed with
     `Duplicate key` on every run before)."""
     folder = work / "in"
     clean = clean_ledger(work, folder, 2)
     db = damaged_ledger(work, folder)
-    with duckdb.connect(str(db)) as conn:  # the version before migration 010
-        conn.execute("DELETE FROM schema_migrations WHERE version >= 10")
+    with duckdb.connect(str(db)) as conn:  # the version before migration 012
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 12")
         conn.execute("CHECKPOINT")
 
     # A new process, as after an upgrade (this one remembers having migrated the file).
@@ -247,7 +247,7 @@ def test_the_check_after_a_leftover_wal_rebuilds_the_indexes(
     work: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A damaged ledger (migration 010 already applied; the killed run is still marked running)
+    """A damaged ledger (migration 012 already applied; the killed run is still marked running)
     that another program then left with a WAL too: the open that finds the WAL checkpoints it,
     sees that a keyed lookup misses revisions of the stories the unfinished run revised,
     builds the indexes again, and the run goes on. Before, the check compared one run's

@@ -1,4 +1,4 @@
--- 010: rebuild the article_id indexes of migration 002. duckdb 1.5.5 drops the rows replayed
+-- 012: rebuild the article_id indexes of migration 002. duckdb 1.5.5 drops the rows replayed
 -- from a WAL out of a secondary index when the file is closed without an explicit CHECKPOINT
 -- after the replay (what every writer of an older newsledger did after a killed one, and what
 -- any other program opening the ledger read-write does): `article_id = X` then misses those
