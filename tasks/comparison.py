@@ -219,7 +219,11 @@ _RELATIVE_TIME = re.compile(
 _STAMP_LABEL = re.compile(
     r"^(?:(?:last\s+)?(?:updated|published|posted|modified|first\s+published|updated\s+on|"
     r"published\s+on|posted\s+on)|aktualisiert(?:\s+am)?|veröffentlicht(?:\s+am)?|stand|"
-    r"mis\s+à\s+jour(?:\s+le)?|publié(?:\s+le)?|actualizado|publicado|aggiornato)\s*:?\s*"
+    r"mis\s+à\s+jour(?:\s+le)?|publié(?:\s+le)?|actualizado|publicado|aggiornato|"
+    # when the page itself was made or served: "Page generated 12:03 UTC", "As of 10:32"
+    r"(?:(?:this\s+)?page\s+)?(?:generated|rendered|cached|served|retrieved|loaded)"
+    r"(?:\s+(?:at|on))?|as\s+of|seite\s+(?:erstellt|generiert)(?:\s+(?:am|um))?|"
+    r"zuletzt\s+aktualisiert(?:\s+am)?|page\s+générée(?:\s+(?:le|à))?)\s*:?\s*"
 )
 _CALENDAR_NAME = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"

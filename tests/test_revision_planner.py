@@ -56,6 +56,8 @@ NOISE = [
     "Comments (45)",
     "Share this article",
     "Updated 3 minutes ago",
+    "Page generated 12:03 UTC",
+    "As of 10:32 AM EST",
     "Published 10:32 AM EST, Tue September 2, 2025",
     "Related: Storm hits coast | Town counts the cost",
     "Read more: Why the sea wall failed",

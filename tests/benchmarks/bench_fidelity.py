@@ -114,13 +114,17 @@ def screen(job: tuple[int, str, str]) -> fv.PageSpec | str:
         return f"parse failed ({type(error).__name__})"
     try:
         extracted = trafilatura.extract(page)
+        # Edits go into the article's own paragraphs: trafilatura's default output also holds
+        # reader comments, which newsledger leaves out of a story by design (a comment is not
+        # an edit of the story), so paragraphs are located in its text without comments.
+        article = trafilatura.extract(page, include_comments=False)
     except Exception as error:  # trafilatura failing on a page only skips that page
         return f"trafilatura raised {type(error).__name__}"
-    if not extracted:
+    if not extracted or not article:
         return "trafilatura extracts nothing"
     name = f"{index:04d}-{hashlib.sha1(label.encode()).hexdigest()[:8]}.html"
     try:
-        spec = fv.locate(name, path, label, page, extracted)
+        spec = fv.locate(name, path, label, page, article)
     except fv.NotUsable as why:
         return str(why)
     return replace(spec, reference=extracted)
