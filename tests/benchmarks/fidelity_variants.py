@@ -137,11 +137,16 @@ def serialise(tree: etree._ElementTree) -> bytes:
 
 
 def body_paragraphs(tree: etree._ElementTree, extracted: str) -> list[etree._Element]:
-    """The ``<p>`` elements whose whole text is in ``extracted`` (trafilatura's output)."""
+    """The ``<p>`` elements whose whole text is in ``extracted`` (trafilatura's output) and
+    occurs once in the page (an edit of one copy of a repeated paragraph, e.g. in a teaser or
+    a print version, can go unseen by any extractor that reads the other copy)."""
     haystack = squash(extracted)
     found: list[etree._Element] = []
-    for element in tree.getroot().iter("p"):
-        text = squash(element.text_content())
+    texts = [squash(element.text_content()) for element in tree.getroot().iter("p")]
+    page_text = squash(tree.getroot().text_content())
+    for element, text in zip(tree.getroot().iter("p"), texts, strict=True):
+        if texts.count(text) > 1 or page_text.count(text) > 1:
+            continue
         if len(text) >= MIN_PARAGRAPH_CHARS and text in haystack:
             if any(p in element.iterancestors() for p in found):
                 continue
