@@ -251,10 +251,14 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
         authors = list(structured.authors)
     elif page.get("author"):
         outlets = {str(page.get("sitename") or "")}
+        hosts = {str(page.get("hostname") or "")}
         if structured is not None:
             outlets |= {o for o in (structured.outlet, structured.site_name) if o}
             outlets |= set(structured.organisations)
-        authors = author_list([str(page["author"])], outlets)
+            hosts |= {structured.host or ""}
+        authors = author_list([str(page["author"])], outlets, hosts)
+    if not authors and not header and structured is not None:
+        authors = list(structured.byline_authors)
     if structured is not None:
         outlet = outlet or structured.outlet
     outlet = outlet or page.get("sitename") or None
