@@ -67,7 +67,11 @@ ORGANISATION_NAME = re.compile(
     r"it|fr|co\.uk|io|tn)|\s(?:de|at|ch|com|net|org)|\se\.?\s?v\.?)\s*$|^(?:www\.)",
     re.I,
 )
-SUFFIXES = re.compile(r"\s+(?:says|said|writes|wrote|reports)\s*$", re.I)
+SUFFIXES = re.compile(
+    r"\s+(?:says|said|writes|wrote|reports|stand|shares?|(?:tiempo de lectura|lesezeit|"
+    r"reading time|min(?:\.|utes?)? read)\b.*)\s*$",
+    re.I,
+)
 SEPARATORS = re.compile(
     r"\s*(?:;|,|\||/|&|\s[-–—]\s|\band\b|\bund\b|\bet\b|\b[yeai]\b(?!\.)|\bog\b|\ben\b|"
     r"\boch\b|\bim\s+gespräch\s+mit\b)\s*",

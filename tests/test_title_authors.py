@@ -171,3 +171,23 @@ def test_site_name_from_the_host_is_stripped() -> None:
         <meta property="og:title" content="Kondenswasser am Fenster verhindern - hausinfo">"""
     )
     assert choose_title(data, None) == "Kondenswasser am Fenster verhindern"
+
+
+def test_trailing_labels_after_a_name_are_cut() -> None:
+    assert split_names("Sara Zinnecker Stand") == ["Sara Zinnecker"]
+    assert split_names("Amber Guetebier Shares") == ["Amber Guetebier"]
+    assert split_names("Rocío Latorre y José Miguel Wilson Tiempo de lectura: 4 minutos") == [
+        "Rocío Latorre",
+        "José Miguel Wilson",
+    ]
+
+
+def test_byline_element_naming_more_authors_than_json_ld_wins() -> None:
+    head = """<script type="application/ld+json">{"@type":"NewsArticle","headline":"H",
+      "author":{"@type":"Person","name":"Sadhbh O'Sullivan"}}</script>"""
+    body = '<p class="byline">By Sadhbh O\'Sullivan and Elisabeth Kochan</p>'
+    assert described(head, body).authors == ("Sadhbh O'Sullivan", "Elisabeth Kochan")
+    roles = """<script type="application/ld+json">{"@type":"NewsArticle","headline":"H",
+      "author":{"@type":"Person","name":"FOCUS-Online-Experte Robin Tschöpe"}}</script>"""
+    byline = '<span class="author-name">Robin Tschöpe</span>'
+    assert described(roles, byline).authors == ("Robin Tschöpe",)
