@@ -23,7 +23,9 @@ from newsledger.tasks.models import SourceDocument
 # then re-extracted instead of skipped, and each revision records the version that made it.
 # 3: every piece of text trafilatura keeps (tails, text under <body>), browser-like decoding,
 # JSON-LD articleBody as a second candidate, and "precise" as the default HTML mode.
-EXTRACTOR_REVISION = 3
+# 4: titles from the page's confirmed <h1> and site names stripped (host too); authors from
+# JSON-LD @id references and byline elements, organisations, labels and handles dropped.
+EXTRACTOR_REVISION = 4
 
 # The HTML extraction mode unless Settings.extraction_mode says otherwise. "fast" skips
 # trafilatura's comparison with its readability/jusText fallbacks and truncates some articles

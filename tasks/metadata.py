@@ -121,6 +121,25 @@ def split_authors(text: str) -> list[str]:
     return authors
 
 
+def fuller_authors(stated: list[str], byline: list[str]) -> list[str]:
+    """The page's byline element where it names more than the stated authors (JSON-LD or
+    trafilatura list one of two) or the same people without a role glued on
+    ("FOCUS-Online-Experte Robin Tschöpe" → "Robin Tschöpe"); else the stated authors."""
+    if not stated:
+        return byline
+    folded = [name.casefold() for name in stated]
+    by = [name.casefold() for name in byline]
+    if len(by) > len(folded) and set(folded) < set(by):
+        return byline
+    if (
+        len(by) == len(folded)
+        and by != folded
+        and all(s.endswith(" " + b) or s.endswith("-" + b) for s, b in zip(folded, by, strict=True))
+    ):
+        return byline
+    return stated
+
+
 def split_dateline(paragraph: str) -> tuple[str | None, str]:
     """``"(CNN) — Tensions…"`` → ``("CNN", "Tensions…")``; no dateline → ``(None, paragraph)``."""
     match = DATELINE.match(paragraph)
@@ -251,10 +270,14 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
         authors = list(structured.authors)
     elif page.get("author"):
         outlets = {str(page.get("sitename") or "")}
+        hosts = {str(page.get("hostname") or "")}
         if structured is not None:
             outlets |= {o for o in (structured.outlet, structured.site_name) if o}
             outlets |= set(structured.organisations)
-        authors = author_list([str(page["author"])], outlets)
+            hosts |= {structured.host or ""}
+        authors = author_list([str(page["author"])], outlets, hosts)
+    if not header and structured is not None:
+        authors = fuller_authors(authors, list(structured.byline_authors))
     if structured is not None:
         outlet = outlet or structured.outlet
     outlet = outlet or page.get("sitename") or None

@@ -10,9 +10,11 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 ARTICLE_TYPES = {
     "newsarticle",
@@ -28,17 +30,54 @@ ARTICLE_TYPES = {
 }
 ORGANISATION_TYPES = {"organization", "newsmediaorganization", "corporation", "organisation"}
 PREFIXES = re.compile(
-    r"^\s*(?:(?:view|see|more)\s+(?:all\s+)?(?:posts|articles|stories)\s+)?"
-    r"(?:(?:written|reported|reporting|words|text|story|photos?)\s+)?"
-    r"(?:by|von|par|por|di|door|av|af|autor(?:in)?|author|text|texto|napsal[a]?)\s*[:\-]?\s+",
+    r"^\s*(?:(?:view|see|more|show)\s+(?:all\s+)?(?:posts|articles|stories)\s+)?"
+    r"(?:(?:zeige|alle)\s+(?:alle\s+)?(?:beiträge|artikel)\s+)?"
+    r"(?:zum\s+profil\s+|(?:ein\s+)?(?:beitrag|artikel|gastbeitrag)\s+)?"
+    r"(?:(?:written|reported|reporting|words|text|story|photos?|posted|published|"
+    r"geschrieben|verfasst|veröffentlicht|interview)\s+)?"
+    r"(?:by|von|vom|par|por|di|door|av|af|autor(?:in)?|auteur|author|text|texto|napsal[a]?|"
+    r"interview|fotos?|photos?)"
+    r"\s*[:\-]?\s+",
     re.I,
 )
-SUFFIXES = re.compile(r"\s+(?:says|said|writes|wrote|reports)\s*$", re.I)
+# Words a byline field holds that name no one ("Posted by", a form label, a placeholder)
+NOT_NAMES = {
+    "staff",
+    "redaktion",
+    "editor",
+    "editors",
+    "name",
+    "datum",
+    "date",
+    "follow",
+    "posted",
+    "no author",
+    "author",
+    "autor",
+    "anonymous",
+    "unknown",
+    "admin",
+    "guest",
+    "text",
+    "phd",
+}
+# Legal forms: a name ending in one is an organisation, not a person
+ORGANISATION_NAME = re.compile(
+    r"(?:\b(?:gmbh|ag|se|kg|ltd|llc|inc|plc|corp|s\.?a|e\.\s?v|gbr|ug)\.?|\.(?:com|de|net|org|at|ch|"
+    r"it|fr|co\.uk|io|tn)|\s(?:de|at|ch|com|net|org)|\se\.?\s?v\.?)\s*$|^(?:www\.)",
+    re.I,
+)
+SUFFIXES = re.compile(
+    r"\s+(?:says|said|writes|wrote|reports|stand|shares?|(?:tiempo de lectura|lesezeit|"
+    r"reading time|min(?:\.|utes?)? read)\b.*)\s*$",
+    re.I,
+)
 SEPARATORS = re.compile(
-    r"\s*(?:;|,|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ba\b|\bog\b|\ben\b|\boch\b|\bi\b)\s*",
+    r"\s*(?:;|,|\||/|&|\s[-–—]\s|\band\b|\bund\b|\bet\b|\b[yeai]\b(?!\.)|\bog\b|\ben\b|"
+    r"\boch\b|\bim\s+gespräch\s+mit\b)\s*",
     re.I,
 )
-EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.I)
+EMAIL_OR_URL = re.compile(r"\S+(?:@|\[at\])\S+|https?://\S+|www\.\S+", re.I)
 TITLE_SEPARATORS = r"\s+[-–—|:·•»/]\s+|\s+[|]\s*"
 
 
@@ -47,6 +86,8 @@ class StructuredData:
     headline: str | None = None
     og_title: str | None = None
     h1: str | None = None
+    h1s: tuple[str, ...] = ()  # the page's first few <h1> texts, in order
+    html_title: str | None = None  # the page's <title>
     authors: tuple[str, ...] = ()
     outlet: str | None = None
     site_name: str | None = None
@@ -57,6 +98,8 @@ class StructuredData:
     language: str | None = None
     article_body: str | None = None
     organisations: tuple[str, ...] = field(default=())
+    host: str | None = None
+    byline_authors: tuple[str, ...] = ()
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -92,6 +135,13 @@ def _types(node: dict[str, Any]) -> set[str]:
     return {str(k).lower() for k in kinds}
 
 
+def _is_organisation(node: dict[str, Any]) -> bool:
+    """An Organization node that is not also a Person (a personal blog's Yoast graph types its
+    owner ``["Person", "Organization"]``)."""
+    kinds = _types(node)
+    return bool(kinds & ORGANISATION_TYPES) and "person" not in kinds
+
+
 ARTICLE_BODY_BREAKS = re.compile(r"<br\s*/?>|</(?:p|div|h[1-6]|li|blockquote|tr)\s*>", re.I)
 MARKUP = re.compile(r"<[^>]{0,2000}>")
 LINE_BREAKS = re.compile(r"\s*\n\s*")
@@ -118,40 +168,76 @@ def _text(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("name") or value.get("@value") or value.get("url") or value.get("@id")
     if isinstance(value, str) and value.strip():
-        return " ".join(value.split())
+        return " ".join(html.unescape(value).split())
     return None
 
 
 def clean_author(name: str) -> str | None:
     """``"By Art Edwards"``, ``"Autor Monika Bolliger"``, ``"Art Edwards says"`` → the name."""
     name = EMAIL_OR_URL.sub("", name)
-    name = re.sub(r"\(.*?\)", "", name)
-    name = PREFIXES.sub("", " ".join(name.split()))
+    name = re.sub(r"(?:^|\s)@\w+", "", name)  # a social-media handle beside the name
+    name = re.sub(r"\(.*?(?:\)|$)", "", name)  # "(Reuters)", and an unclosed "Deutsche Welle ("
+    name = PREFIXES.sub("", " ".join(name.split()) + " ")
     name = SUFFIXES.sub("", name).strip(" .,:;-–—|")
     if name.startswith("@"):  # a social-media handle, not a name
         return None
     if not name or not re.search(r"[^\W\d_]", name) or len(name.split()) > 6:
         return None
+    if name.casefold() in NOT_NAMES or ORGANISATION_NAME.search(name):
+        return None
     return name
 
 
+LIST_SEPARATORS = re.compile(r"\s*(?:;|,|\||/)\s*")
+
+
 def split_names(text: str) -> list[str]:
+    """``"A, B and C"``, ``"A und B"``, ``"A & B"``, ``"A y B"``, ``"A / B"`` → the names; a
+    piece naming an organisation (``"… GmbH"``, ``"… e. V."``, a domain) is left out whole."""
     names: list[str] = []
-    for part in SEPARATORS.split(PREFIXES.sub("", text or "")):
-        name = clean_author(part)
-        if name and name.lower() not in {"staff", "redaktion", "editor", "editors"}:
-            names.append(name)
+    for piece in LIST_SEPARATORS.split(PREFIXES.sub("", text or "")):
+        if ORGANISATION_NAME.search(piece.strip(" .")):
+            continue
+        for part in SEPARATORS.split(piece):
+            if name := clean_author(part):
+                names.append(name)
     return names
 
 
-def author_list(values: list[str], outlets: set[str]) -> list[str]:
-    """Clean, split, drop outlets/organisations, keep order, no duplicates (case-insensitive)."""
-    folded_outlets = {o.casefold() for o in outlets if o}
+def _squash(name: str) -> str:
+    """A name with case, accents kept, and everything but letters and digits dropped, so that
+    "Auto-Motor", "auto-motor.at" (less its TLD) and "AUTO MOTOR" compare equal."""
+    key = re.sub(r"^(?:https?://)?(?:www\.)?", "", name.strip().casefold())
+    key = re.sub(r"\.(?:[a-z]{2,3}|co\.uk|com\.[a-z]{2})/?$", "", key)
+    return re.sub(r"[\W_]+", "", key)
+
+
+def author_list(values: list[str], outlets: set[str], hosts: set[str] | None = None) -> list[str]:
+    """Clean, split, drop outlets/organisations, keep order, no duplicates (case-insensitive).
+
+    A name equal to an outlet (or one part of a site name like ``"Tagline | Outlet"``) is
+    dropped; a one-word name equal to the page's host (``"Auto-Motor"`` on auto-motor.at) too,
+    while a person's name that is also their blog's domain (``wolfgangmichal.de``) stays."""
+    folded_outlets = {_squash(o) for o in outlets if o}
+    for outlet in outlets:  # "Headline tagline | Die FURCHE": each part may be the outlet
+        folded_outlets |= {_squash(p) for p in re.split(TITLE_SEPARATORS, outlet or "")}
+    folded_outlets |= {re.sub(r"[\W_]+", "", o.casefold()) for o in outlets if o}
+    folded_outlets.discard("")
+    folded_hosts = {_squash(h) for h in hosts or () if h} | {
+        re.sub(r"[\W_]+", "", h.casefold()) for h in hosts or () if h
+    }
+
+    def is_outlet(name: str) -> bool:
+        key = _squash(name)
+        return key in folded_outlets or (" " not in name.strip() and key in folded_hosts)
+
     result: list[str] = []
     for value in values:
+        if is_outlet(value):
+            continue
         for name in split_names(value):
             key = name.casefold()
-            if key in folded_outlets:
+            if is_outlet(name):
                 continue
             if key not in {r.casefold() for r in result}:
                 result.append(name)
@@ -183,6 +269,82 @@ def strip_site_name(title: str, names: list[str]) -> str:
     return title[start:end].strip()
 
 
+BYLINE_CLASS = re.compile(r"author|byline", re.I)
+# an author's box, photo, biography or a comment's author: not the byline of the article
+NOT_BYLINE_CLASS = re.compile(
+    r"comment|avatar|bio\b|box|info|image|img|photo|note|date|widget|count|teaser|slider|"
+    r"follow|desc|about|social|form|profile|related|share|prep",
+    re.I,
+)
+NOT_BYLINE_TAGS = {
+    "input",
+    "textarea",
+    "meta",
+    "link",
+    "img",
+    "script",
+    "style",
+    "form",
+    "body",
+    "html",
+    "article",
+    "section",
+    "main",
+    "time",
+    "select",
+    "button",
+    "symbol",
+    "svg",
+}
+COMMENTS = re.compile(r"comment|respond|reply|author-?box|bio\b", re.I)
+BYLINE_AFTER_WORD = re.compile(r"(?:^|\s)(?:by|von|par|por|door|di)\s+([^·|•\n,(]+)", re.I)
+MAX_BYLINE_CHARS = 80
+# a date or time after the name, or a byline that is only a date label ("Stand: 20. April")
+BYLINE_DATE = re.compile(
+    r"\s*(?:\b(?:am|on|le|el|il|den|vom)\s+|[»·|•,]\s*)?\d{1,4}[./:-]\s*\d{0,2}|"
+    r"\s*\b(?:stand|zuletzt|updated|aktualisiert|published|veröffentlicht|posted|publiziert)\b.*",
+    re.I,
+)
+
+
+def _byline_like(element: Any) -> bool:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if not tag or tag.lower() in NOT_BYLINE_TAGS:
+        return False
+    if tag.lower() == "a" and (element.get("rel") or "").lower() == "author":
+        return True
+    marks = (
+        f"{element.get('class') or ''} {element.get('id') or ''} {element.get('itemprop') or ''}"
+    )
+    return bool(BYLINE_CLASS.search(marks)) and not NOT_BYLINE_CLASS.search(marks)
+
+
+def byline_names(tree: Any) -> list[str]:
+    """The names in the page's first byline element (class or id with *author* / *byline*,
+    ``itemprop=author``, ``<a rel=author>``), outside comments and author boxes: the innermost
+    such element, its text without "By"/"Von"/"Posted on … by"."""
+    for element in tree.iter():
+        if not _byline_like(element):
+            continue
+        if any(_byline_like(child) for child in element.iterdescendants()):
+            continue  # the innermost byline element holds the name alone
+        if any(
+            COMMENTS.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+            for a in element.iterancestors()
+        ):
+            continue
+        text = " ".join(" ".join(element.itertext()).split())
+        if not text or len(text) > MAX_BYLINE_CHARS:
+            continue
+        if len(text.split()) > 4 and (match := BYLINE_AFTER_WORD.search(text)):
+            text = match.group(1)
+        text = BYLINE_DATE.split(text, maxsplit=1)[0]  # "Jörn Mecher am 08.12.2022"
+        text = text.strip(" ·|•-–—,")
+        if names := split_names(text):
+            return names
+    return []
+
+
 def _meta(tree: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     for element in tree.iter("meta"):
@@ -206,23 +368,28 @@ def extract_structured(tree: Any) -> StructuredData:
             continue  # malformed JSON-LD: ignore, the page still extracts
     articles = [n for n in nodes if _types(n) & ARTICLE_TYPES]
     article = articles[0] if articles else {}
-    organisations = [
-        name for n in nodes if _types(n) & ORGANISATION_TYPES if (name := _text(n.get("name")))
-    ]
+    organisations = [name for n in nodes if _is_organisation(n) if (name := _text(n.get("name")))]
     meta = _meta(tree)
 
     publisher = _text(article.get("publisher")) if article else None
     site_name = meta.get("og:site_name") or meta.get("application-name") or publisher
     outlet = publisher or site_name
 
+    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and len(n) > 2}
     raw_authors: list[str] = []
     author_value = article.get("author") or article.get("creator")
     for item in author_value if isinstance(author_value, list) else [author_value]:
-        if isinstance(item, dict) and _types(item) & ORGANISATION_TYPES:
+        if isinstance(item, str) and item in by_id:
+            item = by_id[item]
+        if isinstance(item, dict) and "name" not in item and item.get("@id") in by_id:
+            item = by_id[item["@id"]]  # {"@id": …/schema/person/…}: the Person in the @graph
+        if isinstance(item, dict) and _is_organisation(item):
             if name := _text(item.get("name")):
                 organisations.append(name)
             continue
-        if name := _text(item):
+        if isinstance(item, dict):
+            item = item.get("name")  # a bare url or @id names no one
+        if (name := _text(item)) and not EMAIL_OR_URL.fullmatch(name):
             raw_authors.append(name)
     if not raw_authors:
         for key in ("author", "article:author", "dc.creator", "sailthru.author", "parsely-author"):
@@ -230,8 +397,6 @@ def extract_structured(tree: Any) -> StructuredData:
             if value and not value.startswith("http"):
                 raw_authors.append(value)
                 break
-    outlets = {o for o in [outlet, site_name, *organisations] if o}
-    h1 = next((" ".join("".join(e.itertext()).split()) for e in tree.iter("h1")), None)
     canonical = next(
         (
             e.get("href")
@@ -240,29 +405,74 @@ def extract_structured(tree: Any) -> StructuredData:
         ),
         None,
     )
+    page_url = _text(article.get("url")) or meta.get("og:url") or canonical
+    host = urlsplit(page_url).hostname if page_url and page_url.startswith("http") else None
+    outlets = {o for o in [outlet, site_name, *organisations] if o}
+    h1s = [text for e in tree.iter("h1") if (text := " ".join(" ".join(e.itertext()).split()))]
+    h1 = next((" ".join("".join(e.itertext()).split()) for e in tree.iter("h1")), None)
     return StructuredData(
         headline=_text(article.get("headline")) or _text(article.get("name")),
         og_title=meta.get("og:title") or meta.get("twitter:title"),
         h1=h1 or None,
-        authors=tuple(author_list(raw_authors, outlets)),
+        h1s=tuple(h1s[:MAX_H1S]),
+        html_title=next(
+            (t for e in tree.iter("title") if (t := " ".join("".join(e.itertext()).split()))),
+            None,
+        ),
+        authors=tuple(author_list(raw_authors, outlets, {host} if host else set())),
         outlet=outlet,
         site_name=site_name,
         published=parse_datetime(article.get("datePublished"))
         or parse_datetime(meta.get("article:published_time")),
         modified=parse_datetime(article.get("dateModified"))
         or parse_datetime(meta.get("article:modified_time")),
-        canonical_url=_text(article.get("url")) or meta.get("og:url") or canonical,
+        canonical_url=page_url,
         section=_text(article.get("articleSection")) or meta.get("article:section"),
         language=_text(article.get("inLanguage")) or meta.get("og:locale"),
         article_body=body_text(article.get("articleBody")),
         organisations=tuple(dict.fromkeys(organisations)),
+        host=host,
+        byline_authors=tuple(author_list(byline_names(tree), outlets, {host} if host else set())),
     )
 
 
+MAX_H1S = 5
+MAX_TITLE_CHARS = 300
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+
+
 def choose_title(data: StructuredData, page_title: str | None) -> str | None:
-    """JSON-LD headline, then og:title, then the page title; site name stripped from each."""
+    """The headline a reader sees: the article's ``<h1>`` when the page's own title fields
+    (JSON-LD headline, og:title, trafilatura's title) confirm it (equal to one, or one is
+    the ``<h1>`` plus a site name or a kicker on a word boundary) and it is not the site name
+    itself; else JSON-LD headline, then og:title, then the page title, then the ``<h1>``,
+    site name stripped from each (the ``<title>`` element where trafilatura took the site
+    name). Measured on the development corpus: the confirmed ``<h1>`` is the gold headline
+    more often than any single field (see tests/benchmarks/bench_quality.py)."""
     names = [n for n in (data.site_name, data.outlet, *data.organisations) if n]
-    for candidate in (data.headline, data.og_title, page_title, data.h1):
-        if candidate:
-            return strip_site_name(candidate, names)
+    if data.host and (registered := _squash(data.host)):
+        names.append(registered)  # "… - hausinfo" on www.hausinfo.ch
+    candidates = [c for c in (data.headline, data.og_title, page_title) if c]
+    site_keys = {_key(n) for n in names} | {_squash(n) for n in names}
+    if data.host:
+        site_keys |= {_squash(data.host), re.sub(r"[\W_]+", "", data.host.casefold())}
+    confirm = set()
+    for candidate in candidates:
+        confirm |= {_key(candidate), _key(strip_site_name(candidate, names))}
+    h1s: tuple[str, ...] = data.h1s or ((data.h1,) if data.h1 else ())
+    for h1 in h1s:
+        key = _key(h1)
+        if not key or len(h1) > MAX_TITLE_CHARS or key in site_keys or _squash(h1) in site_keys:
+            continue
+        if any(key == c or c.startswith(key + " ") or c.endswith(" " + key) for c in confirm if c):
+            return h1
+    for title in (data.headline, data.og_title, page_title, data.h1):
+        if not title:
+            continue
+        if _key(title) in site_keys and data.html_title:
+            return strip_site_name(data.html_title, names)  # trafilatura took a site-name <h1>
+        return strip_site_name(title, names)
     return None

@@ -19,7 +19,8 @@ without comments (``traf-nocomments``, as the project extracts). Rows:
   trafilatura's main text (its default without comments: ``traf-nocomments``; the target is
   0), ``half_of_traf_default`` the same against trafilatura's default text, whose comments the
   project never keeps as article text; ``empty``: pages with no text at all;
-* title (normalised equality), authors (the set of name tokens equal), date (day), and
+* title (normalised equality), authors (the set of name tokens equal, the words "and", "und",
+  "et" that join names in a byline left out on both sides), date (day), and
   ``date_time`` (to the minute, in UTC) on the pages whose gold states a time;
 * mojibake pages (UTF-8 read as a single-byte encoding, U+FFFD) in the text or the title;
 * pages/s and CPU ms per page (process time of the extraction call, one process).
@@ -70,10 +71,16 @@ def words(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
 
+# Words that join names in a byline ("A und B", "A and B", "A et B"): the gold states some
+# author lists as such a byline, while an extractor that splits the list right returns the two
+# names alone. They are no one's name and are ignored on both sides.
+CONNECTORS = {"and", "und", "et"}
+
+
 def tokens(authors: Any) -> set[str]:
     if isinstance(authors, (list, tuple)):
         authors = " ".join(authors)
-    return set(norm(str(authors or "")).split())
+    return set(norm(str(authors or "")).split()) - CONNECTORS
 
 
 def minute_utc(value: str | None) -> str | None:
