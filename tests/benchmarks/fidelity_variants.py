@@ -444,8 +444,13 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
     if not page.headline:
         raise NotUsable("no headline")
     root = page.tree.getroot()
-    h1s = [squash(h1.text_content()) for h1 in root.xpath("//h1")]
-    candidates = [text for text in h1s if text][:1]
+    h1s = [text for h1 in root.xpath("//h1") if (text := squash(h1.text_content()))]
+    stated = [squash(m.get("content", "")) for m in root.xpath(TITLE_META)]
+    stated += [squash(t.text_content()) for t in root.xpath("//head/title | /html/title")]
+    # the article's headline: the first <h1> the page's own title fields name (the first
+    # <h1> of many pages is the site name or "Navigation"), else the first <h1>
+    named = [h for h in h1s if any(h.casefold() in t.casefold() for t in stated if t)]
+    candidates = (named or h1s)[:1]
 
     def changed(text: str) -> str:
         """The headline inside ``text`` (a title with the site name, say) gets the suffix."""
@@ -466,7 +471,7 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
         for meta in root.xpath(TITLE_META):
             if meta.tag == "meta" or meta.get("content") is not None:
                 meta.set("content", changed(squash(meta.get("content", ""))))
-        headings = [h for h in root.xpath("//h1") if squash(h.text_content())][:1]
+        headings = [h for h in root.xpath("//h1") if squash(h.text_content()) in candidates][:1]
         headings += [
             h
             for h in root.xpath("//*[@itemprop='headline'][not(self::meta)]")
