@@ -449,8 +449,10 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
     stated += [squash(t.text_content()) for t in root.xpath("//head/title | /html/title")]
     # the article's headline: the first <h1> the page's own title fields name (the first
     # <h1> of many pages is the site name or "Navigation"), else the first <h1>
-    named = [h for h in h1s if any(h.casefold() in t.casefold() for t in stated if t)]
-    candidates = (named or h1s)[:1]
+    folded = [t.casefold() for t in stated if t]
+    equal = [h for h in h1s if h.casefold() in folded]
+    named = [h for h in h1s if any(h.casefold() in t for t in folded)]
+    candidates = (equal or named or h1s)[:1]
 
     def changed(text: str) -> str:
         """The headline inside ``text`` (a title with the site name, say) gets the suffix."""
