@@ -59,17 +59,17 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 LOCK_MESSAGE = re.compile(r"lock", re.IGNORECASE)
 
-# A writer checkpoints every commit straight into the file and never writes the WAL, so a
-# killed writer leaves no WAL to replay. duckdb 1.5.5 loses the replayed rows from a
-# secondary index (``revisions_article_id_idx``) when a WAL is replayed and the file is then
-# closed without an explicit CHECKPOINT: `article_id = X` stops finding them while the primary
-# key still holds them, and every later insert fails with a duplicate key
-# (tests/benchmarks/repro_duckdb_wal_index_replay.py). A checkpoint per commit costs what the
-# checkpoint at each writer's close cost before.
-WRITER_CONFIG: dict[str, Any] = {
-    "checkpoint_threshold": "0b",
-    "auto_checkpoint_skip_wal_threshold": 0,
-}
+# A killed writer leaves a WAL. duckdb 1.5.5 loses the replayed rows from a secondary index
+# (``revisions_article_id_idx``) when a WAL is replayed and the file is then closed without an
+# explicit CHECKPOINT: `article_id = X` stops finding them while the primary key still holds
+# them, and every later insert fails with a duplicate key
+# (tests/benchmarks/repro_duckdb_wal_index_replay.py). So a writer that finds a WAL
+# checkpoints it at once and checks the indexes (:func:`repair_after_unclean_shutdown`).
+# Writers checkpoint every commit (`checkpoint_threshold=0b`), so a WAL is left only by a kill
+# in the commit or its checkpoint, but they keep writing the WAL first: skipping it as well
+# (`auto_checkpoint_skip_wal_threshold=0`) was tried, and a kill -9 in such a commit left a
+# file that failed its block checksums (a lost ledger).
+WRITER_CONFIG: dict[str, Any] = {"checkpoint_threshold": "0b"}
 
 
 @cache
