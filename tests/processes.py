@@ -6,7 +6,36 @@ import os
 import resource
 import subprocess
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
+
+
+@dataclass(frozen=True)
+class ProcEntry:
+    """One live process as /proc shows it."""
+
+    pid: int
+    ppid: int
+    session: int
+    cmdline: bytes
+    rss_pages: int
+
+
+def proc_entries() -> Iterator[ProcEntry]:
+    """Every process /proc lists (those that end while being read are left out)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+            rss_pages = int((entry / "statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        # stat after the command: state, ppid, pgrp, session
+        yield ProcEntry(int(entry.name), int(fields[1]), int(fields[3]), cmdline, rss_pages)
 
 
 def session_processes(session_id: int) -> list[str]:

@@ -29,7 +29,7 @@ from newsledger.tasks.extraction_pool import (
 from newsledger.tasks.models import ExtractedArticle, FailedInput, SourceDocument
 from newsledger.tasks.pipeline import extract_document, extract_documents, ingest_paths
 from newsledger.tasks.settings import Settings
-from processes import session_processes
+from processes import proc_entries, session_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "newsledger.flows.cli"]
@@ -94,19 +94,13 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 def pool_workers(parent: int) -> list[int]:
     """Pids of the extraction workers among ``parent``'s children (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"spawn_main" in cmdline and b"zombie" not in cmdline:
-            found.append(int(entry.name))
-    return found
+    return [
+        entry.pid
+        for entry in proc_entries()
+        if entry.ppid == parent
+        and b"spawn_main" in entry.cmdline
+        and b"zombie" not in entry.cmdline
+    ]
 
 
 def resident_mib(pid: int) -> float:

@@ -39,8 +39,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "shim"))
+sys.path.insert(0, str(HERE.parent))  # tests/: processes.py
 
 from bench_ingest import bare_loop, child_env, generate  # noqa: E402
+from processes import proc_entries  # noqa: E402
 
 GOOD_TIME_SLACK_TIMEOUTS = 2
 
@@ -55,19 +57,8 @@ class Run:
 
 def tree_rss_mib(session: int) -> float:
     """Resident memory of every process of a session (the CLI and its workers), in MiB."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[3]) != session:  # field 6 of stat: the session id
-                continue
-            total += int((entry / "statm").read_text().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+    pages = sum(entry.rss_pages for entry in proc_entries() if entry.session == session)
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def newsledger(
