@@ -18,6 +18,7 @@ from typing import Any, Literal
 from newsledger.tasks.encoding import decode_html, decode_text
 from newsledger.tasks.errors import ExtractionError
 from newsledger.tasks.models import SourceDocument
+from newsledger.tasks.settings import Settings
 
 # Bump when the output of clean/metadata changes for the same input: stored raw pages are
 # then re-extracted instead of skipped, and each revision records the version that made it.
@@ -27,10 +28,9 @@ from newsledger.tasks.models import SourceDocument
 # JSON-LD @id references and byline elements, organisations, labels and handles dropped.
 EXTRACTOR_REVISION = 4
 
-# The HTML extraction mode unless Settings.extraction_mode says otherwise. "fast" skips
-# trafilatura's comparison with its readability/jusText fallbacks and truncates some articles
-# to their lead or a menu (measured in tests/benchmarks/bench_quality.py; see README).
-DEFAULT_EXTRACTION_MODE = "precise"
+# The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
+# ("fast" truncates some articles to their lead or a menu: tests/benchmarks/bench_quality.py).
+DEFAULT_EXTRACTION_MODE: str = Settings.model_fields["extraction_mode"].default
 
 BlockKind = Literal["paragraph", "heading", "list", "quote", "table"]
 
