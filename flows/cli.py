@@ -838,7 +838,9 @@ def serve(
         f"looking for runs every {poll:g} s); Ctrl+C stops",
         highlight=False,
     )
-    serve_all(path, poll_seconds=poll, limit=limit or settings.serve_run_limit)
+    status = serve_all(path, poll_seconds=poll, limit=limit or settings.serve_run_limit)
+    if status:
+        raise typer.Exit(1)
 
 
 @app.command()

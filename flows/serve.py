@@ -115,19 +115,47 @@ def build_deployments(path: Path) -> list[RunnerDeployment]:
     return deployments
 
 
-def serve_all(path: Path, *, poll_seconds: float, limit: int) -> None:
+def serve_all(path: Path, *, poll_seconds: float, limit: int) -> int:
     """Serve every deployment of ``path`` until interrupted, looking for runs to start every
     ``poll_seconds`` (Prefect's default of 10 s would add up to 10 s to every triggered run) and
-    running at most ``limit`` at once (more wait their turn: each run is a process)."""
-    import os
-    import signal
+    running at most ``limit`` at once (more wait their turn: each run is a process). Returns the
+    exit status of Prefect's runner.
 
+    The runner runs in a child process started with SIGINT ignored, which the flow-run
+    processes it starts inherit. Ctrl+C in a terminal signals the whole process group: acted on
+    by a flow-run process, it raced the runner's graceful stop, and at some moments Prefect's
+    task engine turned it into "Task run is not set" and the run ended FAILED, or the run was
+    left RUNNING for ever. Here only this process acts on it: SIGINT and SIGTERM become one
+    SIGTERM to the runner, Prefect's graceful stop (in-flight runs cancelled, their processes
+    stopped). A ``kill -9`` of this process sends the runner the same SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    from newsledger.tasks.child_processes import die_with_parent
+
+    def runner_setup() -> None:  # in the child, before exec: both survive it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent(signal.SIGTERM)
+
+    command = [sys.executable, "-m", __name__, str(path), f"{poll_seconds:g}", str(limit)]
+    runner: list[subprocess.Popen[bytes]] = []
+
+    def stop(*_: object) -> None:
+        if runner and runner[0].poll() is None:
+            runner[0].send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    runner.append(subprocess.Popen(command, preexec_fn=runner_setup))
+    return runner[0].wait()
+
+
+def run_runner(path: Path, *, poll_seconds: float, limit: int) -> None:
+    """Prefect's runner over every deployment of ``path``, in this process (``serve_all``'s
+    child): it stops gracefully on SIGTERM."""
     from prefect import serve
 
-    # Prefect's runner stops gracefully on SIGTERM (in-flight runs cancelled, their processes
-    # stopped) but lets Ctrl+C (SIGINT) unwind without it, leaving runs RUNNING for ever: route
-    # SIGINT to the same graceful stop.
-    signal.signal(signal.SIGINT, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     serve(*build_deployments(path), query_seconds=poll_seconds, limit=limit)
 
 
@@ -170,3 +198,9 @@ def ensure_work_pool(name: str) -> bool:
         except ObjectAlreadyExists:
             return False
     return True
+
+
+if __name__ == "__main__":  # serve_all's child: python -m newsledger.flows.serve PATH POLL LIMIT
+    import sys
+
+    run_runner(Path(sys.argv[1]), poll_seconds=float(sys.argv[2]), limit=int(sys.argv[3]))

@@ -39,7 +39,6 @@ session's pool. Outside a session everything runs in-process, as before.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -57,6 +56,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any, TypeAlias
 
+from newsledger.tasks.child_processes import die_with_parent
 from newsledger.tasks.errors import ExtractionError
 from newsledger.tasks.models import ArticleContent, ExtractedArticle, FailedInput, SourceDocument
 from newsledger.tasks.settings import Settings
@@ -73,7 +73,6 @@ SMALL_INPUT_BYTES = 2 * 1024 * 1024
 SMALL_PAGE_BYTES = 512 * 1024
 START_METHOD = "spawn"
 STOP_GRACE_SECONDS = 2.0
-PR_SET_PDEATHSIG = 1
 
 
 def usable_cpus() -> int:
@@ -105,15 +104,6 @@ class PoolLimits:
 # --- the worker ----------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no orphan after a kill -9)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: close() and the pipe's EOF still stop it
-        return
-
-
 # A small page without ``lang``: extracting it once loads everything an extraction needs
 # (trafilatura's and htmldate's lazy state, the language model) before the cap is set.
 WARM_UP_PAGE = (
@@ -142,7 +132,7 @@ def worker_main(conn: Connection, parent_pid: int, memory_bytes: int) -> None:
     """Extract the documents that arrive on ``conn`` one by one, until ``None`` or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)  # close() and the pipe's EOF stop it elsewhere
     if parent_pid and os.getppid() != parent_pid:  # the parent died before that took effect
         return
     # numpy (the language model) would otherwise start a BLAS thread per CPU, each with its own
