@@ -20,6 +20,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from fixture_site import FixtureSite, dialled, site  # noqa: E402, F401
 from newsledger.tasks.settings import Settings  # noqa: E402
+from prefect_server import prefect_server  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -38,6 +38,22 @@ def proc_entries() -> Iterator[ProcEntry]:
         yield ProcEntry(int(entry.name), int(fields[1]), int(fields[3]), cmdline, rss_pages)
 
 
+def has_open(pid: int, path: Path) -> bool:
+    """True while process ``pid`` holds a descriptor on ``path`` (from /proc/PID/fd)."""
+    target = str(path.resolve())
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def session_processes(session_id: int) -> list[str]:
     """``pid command`` of every live (non-zombie) process of a session, from ps."""
     out = subprocess.run(

@@ -1,5 +1,5 @@
-"""The `ingest_files` Prefect flow on Prefect's real engine (a temporary API server started by
-`prefect_test_harness`), writing a real DuckDB ledger."""
+"""The `ingest_files` Prefect flow on Prefect's real engine (the session's `prefect server`,
+tests/prefect_server.py), writing a real DuckDB ledger."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from uuid import UUID
 
 import duckdb
 import pytest
+from prefect_server import Server
 
 pytestmark = pytest.mark.prefect
 
@@ -20,17 +21,22 @@ SEED_NAME = "cnn-2025-09-02-idf-chief-netanyahu.txt"
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One temporary Prefect API for the session; PREFECT_HOME is set before prefect loads."""
+def prefect_harness(
+    prefect_server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """This process's flows run against the session's Prefect server, with a PREFECT_HOME of
+    their own (set before prefect loads, and in its settings if it already has)."""
     home = tmp_path_factory.mktemp("prefect-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PREFECT_HOME", str(home))
         patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        patch.delenv("PREFECT_API_URL", raising=False)
+        patch.setenv("PREFECT_API_URL", prefect_server.api_url)
         patch.delenv("PREFECT_PROFILE", raising=False)
-        from prefect.testing.utilities import prefect_test_harness
+        from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
-        with prefect_test_harness(server_startup_timeout=90):
+        with temporary_settings(
+            updates={PREFECT_API_URL: prefect_server.api_url, PREFECT_HOME: home}
+        ):
             yield home
 
 

@@ -1,11 +1,13 @@
 """Issue 13, defect 1: a `kill -9` of an ingest must never wedge the ledger.
 
-Real `newsledger ingest --local` processes are SIGKILLed at seeded-random moments (batch sizes
-1, 25 and 250); after each kill the next run (in this process, on the same file) must succeed,
-and at the end the ledger's content equals a clean run's over the same files."""
+Real `newsledger ingest --local` processes are SIGKILLed at seeded-random moments after they
+have opened the ledger (batch sizes 1, 25 and 250); after each kill the next run (on the same
+file) must succeed, and at the end the ledger's content equals a clean run's over the same
+files. The three batch sizes run at once, each in a process of its own on its own ledger."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 from newsledger.tasks.pipeline import ingest_paths
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import ensure_ledger, migrations
+from processes import has_open
 from test_concurrency_and_crash import cli, cli_env, text_story, work  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -52,10 +55,28 @@ def revise(paths: list[Path], version: int) -> None:
         path.write_text(text_story(label, version), encoding="utf-8")
 
 
-def random_kills(folder: Path, batch: int, kills: int, rng: random.Random) -> None:
+def kill_once_writing(proc: subprocess.Popen[bytes], db: Path, rng: random.Random) -> None:
+    """SIGKILL ``proc`` at a random moment of up to ``KILL_WINDOW_SECONDS`` after it first holds
+    ``db`` open (its start-up alone takes ~0.6 s and more on a loaded host, so a delay counted
+    from the start would land before any write), or at once if it ends or never opens it."""
+    deadline = time.monotonic() + OPEN_TIMEOUT_SECONDS
+    while proc.poll() is None and not has_open(proc.pid, db) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, KILL_WINDOW_SECONDS))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+KILL_WINDOW_SECONDS = 0.5  # a one-story-per-round ingest writes for a few tenths of a second
+OPEN_TIMEOUT_SECONDS = 20.0
+
+
+def random_kills(folder: Path, batch: int, kills: int, seed: int) -> None:
     """``kills`` rounds at one batch size on a ledger of its own: each round adds new files and
-    revises half of the previous round's, starts an ingest, kills it, and runs the next ingest
-    (which must succeed); at the end the ledger equals a clean run's over the same files."""
+    revises half of the previous round's, starts an ingest, kills it while it writes, and runs
+    the next ingest (which must succeed); at the end the ledger equals a clean run's over the
+    same files."""
+    rng = random.Random(seed)
     corpus, db = folder / f"corpus-{batch}", folder / f"ledger-{batch}.duckdb"
     corpus.mkdir()
     failures: list[str] = []
@@ -71,9 +92,7 @@ def random_kills(folder: Path, batch: int, kills: int, rng: random.Random) -> No
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.3, 0.9))  # startup is ~0.6 s: most kills land in writes
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_once_writing(proc, db, rng)
         try:
             summary = ingest_paths([str(corpus)], Settings(db=db, batch_size=batch))
         except Exception as error:  # the wedge: every later run fails
@@ -92,13 +111,45 @@ def random_kills(folder: Path, batch: int, kills: int, rng: random.Random) -> No
     assert content(db) == expected
 
 
-@pytest.mark.timeout(1800)  # 104 kills: a few minutes on a quiet host
+# One batch size's kills in a process of its own: python -c RANDOM_KILLS FOLDER BATCH KILLS SEED
+RANDOM_KILLS = """
+import sys
+from pathlib import Path
+from test_kill_ledger import random_kills
+random_kills(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+"""
+
+
+@pytest.mark.timeout(1800)  # 104 kills: a minute or two on a quiet host
 def test_random_kills_never_wedge_the_ledger(work: Path) -> None:  # noqa: F811
     """104 kills at batch sizes 1, 25 and 250 (a ledger each, so each ingest reads only its
     own rounds' files), landing in batches that store new stories and ones that revise."""
-    rng = random.Random(13)
-    for batch, kills in KILLS.items():
-        random_kills(work, batch, kills, rng)
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    streams = {
+        batch: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                RANDOM_KILLS,
+                str(work),
+                str(batch),
+                str(kills),
+                str(13 + batch),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for batch, kills in KILLS.items()
+    }
+    outputs = {
+        batch: proc.communicate()[0].decode(errors="replace") for batch, proc in streams.items()
+    }
+    failed = {
+        batch: outputs[batch][-4000:] for batch, proc in streams.items() if proc.returncode != 0
+    }
+    assert failed == {}
 
 
 KILLED_IN_CHECKPOINT = """
