@@ -1031,9 +1031,32 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --output file (never the ledger)")
     ] = False,
+    partition_by: Annotated[
+        str | None,
+        typer.Option(
+            help="Incremental partitioned Parquet: --output is a folder (or s3:// prefix) that "
+            "gets the revisions not yet exported there, in Hive-style folders by these keys "
+            "(outlet, language, source_kind, year, month, day; e.g. outlet,day)"
+        ),
+    ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="With --partition-by: write every revision again (earlier files removed)"
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools."""
+    """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools,
+    or, with --partition-by, every new revision to a partitioned Parquet folder."""
+    if partition_by is not None:
+        if query or table or output_format is not ExportFormat.parquet:
+            raise typer.BadParameter(
+                "--partition-by exports revisions as Parquet: no --query, --table or --format",
+                param_hint="'--partition-by'",
+            )
+        _export_partitioned(ctx, output, partition_by, everything, db)
+        return
     from newsledger.tasks.query import (
         QueryError,
         QueryMemory,
@@ -1059,6 +1082,27 @@ def export(
         err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
         raise typer.Exit(_exit_code(error)) from None
     out.print(f"wrote {count} rows to {output} ({output_format.value})", highlight=False)
+
+
+def _export_partitioned(
+    ctx: typer.Context, output: Path, partition_by: str, everything: bool, db: Path | None
+) -> None:
+    from newsledger.tasks.errors import NewsledgerError
+    from newsledger.tasks.exports import export_partitioned
+
+    try:
+        result = export_partitioned(_settings(ctx, db), output, partition_by, everything=everything)
+    except NewsledgerError as error:
+        err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
+        raise typer.Exit(_exit_code(error)) from None
+    cleaned = (
+        f"; removed {result.cleaned_files} files of earlier exports" if result.cleaned_files else ""
+    )
+    out.print(
+        f"wrote {result.revisions} new revisions in {result.files} files to {result.target} "
+        f"(by {','.join(result.partition_by)}; export {result.export_id}){cleaned}",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from newsledger.tasks import pipeline, store, web
+from newsledger.tasks import exports, pipeline, store, web
 from newsledger.tasks.events import EventSpec, feed_events, outcome_events, report_line
 from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec
@@ -255,6 +255,31 @@ def refresh_search_task(settings: Settings) -> None:
             pipeline.refresh_search(settings)
     except ConcurrencySlotAcquisitionError as error:
         get_run_logger().warning("the search index was not refreshed: %s", error)
+
+
+@task(name="export-parquet", cache_policy=NO_CACHE)
+def export_parquet_task(
+    settings: Settings, output: str, partition_by: str, everything: bool
+) -> dict[str, Any]:
+    """One incremental partitioned export (tasks/exports.py) under the write slot: it writes
+    the ledger twice (the export's record, then its marks) and reads it in between."""
+    with ledger_write(settings):
+        result = exports.export_partitioned(settings, output, partition_by, everything=everything)
+    get_run_logger().info(
+        "exported %d new revisions in %d files to %s (export %s)",
+        result.revisions,
+        result.files,
+        result.target,
+        result.export_id,
+    )
+    return {
+        "export_id": result.export_id,
+        "target": result.target,
+        "partition_by": list(result.partition_by),
+        "revisions": result.revisions,
+        "files": result.files,
+        "cleaned_files": result.cleaned_files,
+    }
 
 
 FILE_INGEST_TASKS = pipeline.IngestSteps(

@@ -204,3 +204,28 @@ def test_a_flow_run_extracts_in_the_pool_and_a_runaway_page_is_stopped(
     )
     assert query(db, "SELECT count(*) FROM revisions") == [(6,)]
     assert pool_workers(os.getpid()) == []  # stopped at the end of the run
+
+
+def test_the_export_flow_writes_new_revisions_once(
+    prefect_harness: Path, seeds: Path, tmp_path: Path
+) -> None:
+    """The `export-parquet` flow (the scheduled deployment's) on Prefect's engine: the seed's
+    revision in the outlet/day folders, then nothing new on the next run."""
+    from newsledger.flows.export import export_parquet
+
+    db, out = tmp_path / "ledger.duckdb", tmp_path / "parquet"
+    state, _ = run_flow([str(seeds / "articles")], db)
+    assert state.is_completed()
+    first = export_parquet(output=str(out), db=str(db))
+    assert (first["revisions"], first["files"], first["partition_by"]) == (
+        1,
+        1,
+        ["outlet", "day"],
+    )
+    (path,) = out.rglob("*.parquet")
+    assert path.relative_to(out).parts[0] == "outlet=CNN"
+    assert export_parquet(output=str(out), db=str(db))["revisions"] == 0
+    assert query(db, "SELECT status, revisions FROM parquet_exports ORDER BY started_at") == [
+        ("done", 1),
+        ("done", 0),
+    ]

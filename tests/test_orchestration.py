@@ -342,6 +342,7 @@ DEPLOYMENTS = {
     "ingest-files",
     "reprocess",
     "retry-failures",
+    "export-parquet",
 }
 
 
@@ -384,10 +385,11 @@ def test_prefect_yaml_deployments_are_valid(monkeypatch: pytest.MonkeyPatch) -> 
         for name, c in by_name.items()
         if c.get("schedules")
     }
-    assert set(schedules) == {"poll-feeds", "refresh-articles"}
+    assert set(schedules) == {"poll-feeds", "refresh-articles", "export-parquet"}
     for name, every in (
         ("poll-feeds", timedelta(minutes=15)),
         ("refresh-articles", timedelta(hours=1)),
+        ("export-parquet", timedelta(days=1)),
     ):
         (schedule,) = schedules[name]
         times = fire_times(schedule.cron)

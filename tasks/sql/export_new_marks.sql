@@ -1,0 +1,7 @@
+-- The marks an export of $target moves to: each story's last revision (read in the same
+-- read-only snapshot as the rows written, so they describe exactly those rows).
+SELECT r.article_id, max(r.revision) AS revision
+FROM revisions AS r
+LEFT JOIN parquet_export_marks AS m ON m.target = $target AND m.article_id = r.article_id
+WHERE r.revision > coalesce(m.revision, 0)
+GROUP BY r.article_id
