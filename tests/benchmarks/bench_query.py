@@ -154,7 +154,11 @@ def generate(conn: duckdb.DuckDBPyConnection, stories: int) -> None:
     conn.execute("""
         INSERT INTO article_identities SELECT identity, article_id, born FROM stories""")
     conn.execute(f"""
-        INSERT INTO revisions
+        INSERT INTO revisions (article_id, revision, observed_at, run_id, content_hash,
+                               raw_hash, source, title, authors, outlet, published_at,
+                               modified_at, language, lede, dateline, section_headings,
+                               update_notes, canonical_url, text, word_count, words_added,
+                               words_removed, changed_fields, metadata, extractor_version)
         WITH base AS (
             SELECT st.s, st.article_id, t.r, st.born,
                    st.born + to_hours((t.r - 1) * 3) + to_minutes((hash(st.s, t.r) % 120)::BIGINT)
@@ -232,12 +236,15 @@ def add_revisions(db: Path, count: int) -> None:
     with duckdb.connect(str(db)) as conn:
         conn.execute(f"""
             INSERT INTO revisions BY NAME
-            SELECT * EXCLUDE (identity, source_kind, first_seen_at) REPLACE (
+            SELECT * REPLACE (
                 revision + 1 AS revision,
                 now() AS observed_at,
                 'bench-extra' AS run_id,
                 text || chr(10) || chr(10) || 'An update added ' || revision || ' words.' AS text)
-            FROM latest_revisions
+            FROM (
+                SELECT * FROM revisions
+                QUALIFY revision = max(revision) OVER (PARTITION BY article_id)
+            )
             USING SAMPLE {count} ROWS (reservoir, 11)""")
 
 
