@@ -326,6 +326,9 @@ def test_in_chromium(site: Site, tmp_path: Path) -> None:
             assert dialogs == []
             page.goto(site.base + f"/story/{site.seed}?view=side")
             assert UPDATE_NOTE in page.locator("tr.note-row").last.inner_text()
+            page.goto(site.base + f"/story/{site.seed}")
+            page.set_viewport_size({"width": 1200, "height": 1100})
+            page.evaluate("document.querySelector('.update-notes').scrollIntoView()")
             page.screenshot(path=str(tmp_path / "story.png"), full_page=False)
             target = os.environ.get("NEWSLEDGER_SCREENSHOT")
             if target:

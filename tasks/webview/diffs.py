@@ -150,10 +150,15 @@ def _field_change(name: str, before: str | None, after: str | None) -> FieldChan
 
 
 def story_diff(
-    old: dict[str, Any], new: dict[str, Any], update_notes: list[str], context: int = 40
+    old: dict[str, Any],
+    new: dict[str, Any],
+    update_notes: list[str],
+    context: int = 40,
+    side: bool = True,
 ) -> StoryDiff:
     """The diff from revision ``old`` to ``new`` (dicts with title, authors, published,
-    modified, text); ``update_notes``: the new revision's, marked where they appear."""
+    modified, text); ``update_notes``: the new revision's, marked where they appear;
+    ``side``: also align the paragraphs side by side (feeds show only the inline diff)."""
     fields = [
         change
         for change in (
@@ -173,7 +178,7 @@ def story_diff(
         new=new,
         fields=fields,
         inline=inline,
-        side_by_side=side_by_side(old_text, new_text, update_notes),
+        side_by_side=side_by_side(old_text, new_text, update_notes) if side else [],
         update_notes=update_notes,
     )
 

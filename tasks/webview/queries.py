@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from newsledger.tasks.diff import word_diff
 from newsledger.tasks.ledger import (
     article_revisions,
     resolve_article,
@@ -198,10 +197,6 @@ def story(
     }
 
 
-def diff_record(diff: StoryDiff) -> dict[str, Any]:
-    return diff.as_dict()
-
-
 def headline_changes(
     settings: Settings, outlet: str | None = None, page: int = 1, per_page: int = 50
 ) -> dict[str, Any]:
@@ -301,12 +296,20 @@ def feed_entries(
     with reader(settings) as conn:
         if article_id is not None:
             article_id = resolve_article(conn, article_id).article_id
-        rows = records(
+        keys = records(
             conn.execute(
-                sql("webview_feed"),
+                sql("webview_feed_keys"),
                 {"outlet": outlet, "article_id": article_id, "ids": ids, "limit": limit},
             )
         )
+        wanted = sorted({key["article_id"] for key in keys})
+        found = {
+            (row["article_id"], row["revision"]): row
+            for row in (
+                records(conn.execute(sql("webview_feed"), {"ids": wanted})) if wanted else []
+            )
+        }
+    rows = [found[key["article_id"], key["revision"]] for key in keys]
     entries = []
     for row in rows:
         old = {
@@ -340,7 +343,7 @@ def feed_entries(
                 changed_fields=list(row["changed_fields"] or []),
                 words_added=int(row["words_added"] or 0),
                 words_removed=int(row["words_removed"] or 0),
-                diff=story_diff(old, new, list(row["update_notes"] or [])),
+                diff=story_diff(old, new, list(row["update_notes"] or []), side=False),
             )
         )
     return entries
@@ -357,5 +360,4 @@ __all__ = [
     "search_matches",
     "stats",
     "story",
-    "word_diff",
 ]

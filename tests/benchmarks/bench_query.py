@@ -153,8 +153,14 @@ def generate(conn: duckdb.DuckDBPyConnection, stories: int) -> None:
         SELECT article_id, identity, 'text', 'stories/story-' || s || '.txt', born FROM stories""")
     conn.execute("""
         INSERT INTO article_identities SELECT identity, article_id, born FROM stories""")
+    # The columns of migration 001 (later migrations' columns stay NULL, as in rows stored
+    # before them).
     conn.execute(f"""
-        INSERT INTO revisions
+        INSERT INTO revisions (article_id, revision, observed_at, run_id, content_hash,
+                               raw_hash, source, title, authors, outlet, published_at,
+                               modified_at, language, lede, dateline, section_headings,
+                               update_notes, canonical_url, text, word_count, words_added,
+                               words_removed, changed_fields, metadata, extractor_version)
         WITH base AS (
             SELECT st.s, st.article_id, t.r, st.born,
                    st.born + to_hours((t.r - 1) * 3) + to_minutes((hash(st.s, t.r) % 120)::BIGINT)
