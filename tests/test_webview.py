@@ -340,3 +340,13 @@ def test_in_chromium(site: Site, tmp_path: Path) -> None:
             raise
         finally:
             browser.close()
+
+
+def test_links_and_highlights_are_safe() -> None:
+    from newsledger.tasks.webview.app import highlight, safe_url
+
+    assert safe_url("https://example.com/a") == "https://example.com/a"
+    for hostile in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//x.y"):
+        assert safe_url(hostile) is None
+    marked = str(highlight("a <b>bridge</b> bridge", ["bridge"]))
+    assert marked == "a &lt;b&gt;bridge&lt;/b&gt; <mark>bridge</mark>"
