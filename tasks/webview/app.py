@@ -11,7 +11,6 @@ parameters of fixed statements. Each request opens and closes its own read-only 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable
 from datetime import date, datetime
@@ -387,10 +386,6 @@ def create_app(settings: Settings) -> Starlette:
     )
 
     return app
-
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=False)
 
 
 __all__ = ["create_app", "highlight", "jsonable", "safe_url"]
