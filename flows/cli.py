@@ -1160,6 +1160,22 @@ def stats(
     show(f"most-edited stories (top {top})", result.most_edited)
 
 
+# --- web (the read-only web view: tasks/webview) ------------------------------------------------
+
+
+@app.command()
+def web(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port)")] = 8000,
+    db: DbOption = None,
+) -> None:
+    """Serve a read-only web view of the ledger: stories, diffs, feeds, JSON (127.0.0.1)."""
+    from newsledger.tasks.webview.server import serve as serve_web
+
+    serve_web(_settings(ctx, db), host, port)
+
+
 def _exit_code(error: NewsledgerError) -> int:
     """2 for a usage error (a command line that cannot be run), 1 for every other failure."""
     return 2 if isinstance(error, UsageError) else 1

@@ -125,6 +125,7 @@ def test_db_is_accepted_after_the_command_for_every_command(ledger: Ledger, tmp_
         ["index"],
         ["export", "--output", str(tmp_path / "x.parquet")],
         ["stats"],
+        ["web", "--port", "0"],
     ]
     results = newsledger_parallel(
         *([*command, "--db", str(missing)] for command in reads), cwd=tmp_path

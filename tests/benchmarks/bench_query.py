@@ -153,6 +153,8 @@ def generate(conn: duckdb.DuckDBPyConnection, stories: int) -> None:
         SELECT article_id, identity, 'text', 'stories/story-' || s || '.txt', born FROM stories""")
     conn.execute("""
         INSERT INTO article_identities SELECT identity, article_id, born FROM stories""")
+    # The columns of migration 001 (later migrations' columns stay NULL, as in rows stored
+    # before them).
     conn.execute(f"""
         INSERT INTO revisions (article_id, revision, observed_at, run_id, content_hash,
                                raw_hash, source, title, authors, outlet, published_at,
