@@ -22,6 +22,7 @@ target removes them and writes those revisions again, under its own id.
 from __future__ import annotations
 
 import importlib.util
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,6 +99,28 @@ def _load_httpfs(conn: duckdb.DuckDBPyConnection) -> None:
         raise UsageError(f"no httpfs.duckdb_extension in {folder}")
     conn.execute(f"INSTALL {_quote(str(binary))}")
     conn.execute("LOAD httpfs")
+    _s3_secret_from_environment(conn)
+
+
+S3_ENVIRONMENT = {  # CREATE SECRET option ← the AWS variable it is read from
+    "KEY_ID": "AWS_ACCESS_KEY_ID",
+    "SECRET": "AWS_SECRET_ACCESS_KEY",
+    "SESSION_TOKEN": "AWS_SESSION_TOKEN",
+    "REGION": "AWS_REGION",
+    "ENDPOINT": "AWS_ENDPOINT_URL",  # an S3-compatible store (MinIO, R2, …): host[:port]
+}
+
+
+def _s3_secret_from_environment(conn: duckdb.DuckDBPyConnection) -> None:
+    """A temporary S3 secret (httpfs's ``config`` provider) from the usual AWS variables, when
+    a key is given; without one DuckDB tries anonymous access."""
+    values = {option: os.environ.get(variable) for option, variable in S3_ENVIRONMENT.items()}
+    if not values["KEY_ID"]:
+        return
+    if values["ENDPOINT"]:
+        values["ENDPOINT"] = values["ENDPOINT"].removeprefix("https://").removeprefix("http://")
+    options = ", ".join(f"{k} {_quote(v)}" for k, v in values.items() if v)
+    conn.execute(f"CREATE OR REPLACE TEMPORARY SECRET newsledger_s3 (TYPE s3, {options})")
 
 
 def export_files(target: str, export_id: str) -> list[Path]:
