@@ -26,8 +26,8 @@ from newsledger.tasks.settings import Settings
 # JSON-LD articleBody as a second candidate, and "precise" as the default HTML mode.
 # 4: titles from the page's confirmed <h1> and site names stripped (host too); authors from
 # JSON-LD @id references and byline elements, organisations, labels and handles dropped.
-# 5: white space folded in the parsed page before extraction (a reflowed page extracts the
-# same); the visible text kept beside a JSON-LD articleBody for comparison.
+# 5: the shown text kept beside a JSON-LD articleBody (compared, and in the content hash);
+# a day-first publication meta tag read.
 EXTRACTOR_REVISION = 5
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
@@ -322,33 +322,6 @@ def choose_body(extracted: list[Block], article_body: str | None) -> tuple[list[
     return extracted, "extracted"
 
 
-# Elements whose white space is content (as a browser renders them): left as they are.
-VERBATIM_TAGS = frozenset({"pre", "textarea", "script", "style", "code", "listing", "plaintext"})
-ASCII_SPACES = re.compile(r"[ \t\n\r\f]{2,}|[\t\n\r\f]")
-
-
-def fold_whitespace(tree: Any) -> None:
-    """Fold every run of ASCII white space in the page's text to one space, as a browser
-    renders it, except inside ``<pre>`` and the like (and never U+00A0, which is content).
-
-    trafilatura's choices (which container is the article, whether its fallback extractor
-    wins) weigh text lengths that count white space, so the same page re-indented or with
-    its lines re-wrapped could extract differently (measured: ``bench_fidelity --kinds
-    reflow`` lost two paragraphs of a page that way). Folded, the same rendered page gives
-    the same text."""
-    verbatim: set[Any] = set()
-    for element in tree.iter():
-        tag = element.tag if isinstance(element.tag, str) else ""
-        parent = element.getparent()
-        inside = parent is not None and parent in verbatim
-        if tag in VERBATIM_TAGS or inside:
-            verbatim.add(element)
-        if element.text and element not in verbatim and tag:
-            element.text = ASCII_SPACES.sub(" ", element.text)
-        if element.tail and not inside:
-            element.tail = ASCII_SPACES.sub(" ", element.tail)
-
-
 def clean_html_document(
     raw: bytes,
     name: str = "input",
@@ -365,7 +338,6 @@ def clean_html_document(
     tree = trafilatura.load_html(decode_html(raw, charset))
     if tree is None:
         raise ExtractionError(f"{name}: not parseable as HTML")
-    fold_whitespace(tree)
     language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     # deferred_url_extractor: a date in the (canonical) URL is the publication date; without
     # it htmldate returns that date before looking at article:modified_time and friends.

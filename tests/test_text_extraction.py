@@ -330,32 +330,7 @@ def test_soft_hyphens_and_zero_width_spaces_are_not_text() -> None:
     assert clean_html_document(raw, "hyphens.html").blocks[0].text == PARAGRAPHS[0]
 
 
-# --- a reflowed page extracts the same; the shown text beside an articleBody is compared ----
-
-
-def test_whitespace_is_folded_as_a_browser_renders_it() -> None:
-    from newsledger.tasks.clean import fold_whitespace
-
-    root = trafilatura.load_html(
-        "<html><body><div>a \n  b<pre>x\n   y<b>z\n  w</b></pre>tail\n\n t"
-        "<p>q\u00a0\u00a0r</p></div></body></html>"
-    )
-    fold_whitespace(root)
-    div = root.find(".//div")
-    assert div.text == "a b"
-    assert div.find("pre").text == "x\n   y" and div.find("pre/b").text == "z\n  w"
-    assert div.find("pre").tail == "tail t"
-    assert div.find("p").text == "q\u00a0\u00a0r"  # U+00A0 is content, never folded
-
-
-def test_a_reflowed_page_extracts_the_same_text() -> None:
-    page = json_ld_page(PARAGRAPHS, PARAGRAPHS[0]).decode()
-    reflowed = page.replace("<p>", "\n      <p>\n        ").replace(". ", ".\n        ")
-    reflowed = reflowed.replace(", ", ",\n   \t ")
-    assert reflowed != page
-    before = clean_html_document(page.encode(), "a.html")
-    after = clean_html_document(reflowed.encode(), "a.html")
-    assert [b.text for b in after.blocks] == [b.text for b in before.blocks] == PARAGRAPHS
+# --- the shown text beside an articleBody is compared ------------------------------------------
 
 
 def test_an_edit_of_the_shown_page_beside_its_article_body_makes_a_revision(

@@ -157,7 +157,7 @@ class Score:
             "empty": self.empty,
             "title": mean(self.title),
             "authors": mean(self.authors),
-            f"authors_gold_person(n={len(self.authors_person)})": mean(self.authors_person),
+            "authors_gold_person": mean(self.authors_person),
             "date_day": mean(self.date),
             f"date_time(n={len(self.date_time)})": mean(self.date_time),
             "mojibake_pages": self.mojibake,
