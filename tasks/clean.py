@@ -26,7 +26,9 @@ from newsledger.tasks.settings import Settings
 # JSON-LD articleBody as a second candidate, and "precise" as the default HTML mode.
 # 4: titles from the page's confirmed <h1> and site names stripped (host too); authors from
 # JSON-LD @id references and byline elements, organisations, labels and handles dropped.
-EXTRACTOR_REVISION = 4
+# 5: the shown text kept beside a JSON-LD articleBody (compared, and in the content hash);
+# a day-first publication meta tag read.
+EXTRACTOR_REVISION = 5
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
 # ("fast" truncates some articles to their lead or a menu: tests/benchmarks/bench_quality.py).

@@ -333,26 +333,47 @@ def comparison_form(text: str) -> ComparisonForm:
     return ComparisonForm(tuple(kept), dropped)
 
 
-def story_hash(title: str | None, authors: Sequence[str], text: str | ComparisonForm) -> str:
+# A story whose text is the page's JSON-LD ``articleBody`` also hashes the form of the text
+# shown on the page (trafilatura's), so an edit of the page that the page's structured data
+# does not carry still makes a revision; such hashes read ``story-v1+visible:…``.
+VISIBLE_SUFFIX = "+visible"
+
+
+def story_hash(
+    title: str | None,
+    authors: Sequence[str],
+    text: str | ComparisonForm,
+    visible: str | ComparisonForm | None = None,
+) -> str:
     """``story-v1:`` + SHA-256 of the comparison forms of title, authors and text (``text``
-    may be given as its comparison form already)."""
+    may be given as its comparison form already); with ``visible`` (the page's shown text
+    when ``text`` is its articleBody) ``story-v1+visible:`` + the hash of all four."""
     form = text if isinstance(text, ComparisonForm) else comparison_form(text)
-    canonical = json.dumps(
-        {
-            "title": normalise(title or ""),
-            "authors": [normalise(a) for a in authors],
-            "text": form.text,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return f"{STORY_FORM_VERSION}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+    fields: dict[str, object] = {
+        "title": normalise(title or ""),
+        "authors": [normalise(a) for a in authors],
+        "text": form.text,
+    }
+    prefix = STORY_FORM_VERSION
+    if visible is not None:
+        shown = visible if isinstance(visible, ComparisonForm) else comparison_form(visible)
+        fields["visible"] = shown.text
+        prefix += VISIBLE_SUFFIX
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"{prefix}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+
+
+def has_visible(stored_story_hash: str | None) -> bool:
+    """A story hash that covers the page's shown text beside its articleBody."""
+    return str(stored_story_hash or "").startswith(f"{STORY_FORM_VERSION}{VISIBLE_SUFFIX}:")
 
 
 def is_current(stored_story_hash: str | None) -> bool:
     """A stored story hash made by these rules (else derive it again from the stored text)."""
-    return bool(stored_story_hash) and str(stored_story_hash).startswith(f"{STORY_FORM_VERSION}:")
+    return bool(stored_story_hash) and (
+        str(stored_story_hash).startswith(f"{STORY_FORM_VERSION}:")
+        or has_visible(stored_story_hash)
+    )
 
 
 @dataclass(frozen=True)

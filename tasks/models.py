@@ -63,6 +63,9 @@ class ArticleContent:
     modified_timestamp: datetime | None = None
     published_time_known: bool = False
     modified_time_known: bool = False
+    # The text the page shows (trafilatura's) when ``text`` is its JSON-LD articleBody; it is
+    # compared too (an edit of the shown page makes a revision), else None.
+    visible_text: str | None = None
 
 
 @dataclass(frozen=True)

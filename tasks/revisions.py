@@ -34,6 +34,7 @@ from newsledger.tasks.comparison import (
     BlockChanges,
     block_changes,
     comparison_form,
+    has_visible,
     is_current,
     normalise,
     story_hash,
@@ -465,7 +466,7 @@ def plan_batch(
             continue
 
         form = comparison_form(content.text)
-        new_story = story_hash(content.title, content.authors, form)
+        new_story = story_hash(content.title, content.authors, form, content.visible_text)
         after = fields_of(item, new_story)
         reason: ChangeReason
         if current is None:
@@ -479,13 +480,21 @@ def plan_batch(
                     f"planning {document.source}: the fields of article {article_id}'s latest "
                     "revision were not read (articles_to_compare)"
                 )
-            if stored_story_hash(before) == new_story:
+            stored = stored_story_hash(before)
+            if stored == new_story or (
+                # a revision stored before the shown text was compared: compare as it was
+                content.visible_text is not None
+                and not has_visible(stored)
+                and stored == story_hash(content.title, content.authors, form)
+            ):
                 seen_unchanged(item, current, content.title, url)
                 continue
             revision, outcome = current.revision + 1, "revised"
             reason = "reextracted" if before.raw_hash == document.raw_hash else "edited"
             added, removed = word_changes(before.text, content.text)
             changed = changed_fields(before, after)
+            if content.visible_text is not None and not {"title", "authors", "text"} & set(changed):
+                changed.append("visible_text")  # the page's shown text beside its articleBody
             blocks = block_changes(comparison_form(before.text), form)
         revisions.append(
             _revision_row(

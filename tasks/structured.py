@@ -100,6 +100,9 @@ class StructuredData:
     organisations: tuple[str, ...] = field(default=())
     host: str | None = None
     byline_authors: tuple[str, ...] = ()
+    # a publication date a meta tag states day first (``18.10.2019 17:08``): htmldate reads
+    # none of these, and takes another date of the page instead
+    meta_published: datetime | None = None
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -112,6 +115,38 @@ def parse_datetime(value: Any) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+# Meta names of a publication time, '-' and '_' alike (``vr:published-time``,
+# ``article:published_time``, ``publish-date``, ``pubdate``)
+PUBLISHED_META = re.compile(r"(?:^|[:._])(?:published|publication|publish|pub)_?(?:time|date)$")
+DAY_FIRST = re.compile(
+    r"^(?:[^\W\d_]{2,3}\.?,?\s+)?(\d{1,2})\.(\d{1,2})\.(\d{4})"
+    r"(?:\s*[,-]?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?:\s*uhr)?$",
+    re.I,
+)
+
+
+def day_first_published(meta: dict[str, str]) -> datetime | None:
+    """The first publication-time meta tag stated day first (``27.04.2020 18:50``,
+    ``Di., 25.01.2022 - 14:45``), as a naive date-time (the page states no offset)."""
+    for key, value in meta.items():
+        if not PUBLISHED_META.search(key.replace("-", "_")):
+            continue
+        if match := DAY_FIRST.match(value.strip()):
+            day, month, year, hour, minute, second = match.groups()
+            try:
+                return datetime(
+                    int(year),
+                    int(month),
+                    int(day),
+                    int(hour or 0),
+                    int(minute or 0),
+                    int(second or 0),
+                )
+            except ValueError:
+                continue
+    return None
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -433,6 +468,7 @@ def extract_structured(tree: Any) -> StructuredData:
         organisations=tuple(dict.fromkeys(organisations)),
         host=host,
         byline_authors=tuple(author_list(byline_names(tree), outlets, {host} if host else set())),
+        meta_published=day_first_published(meta),
     )
 
 

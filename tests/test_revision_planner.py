@@ -422,3 +422,43 @@ def test_story_hash_is_stable_under_normalisation(title: str, text: str) -> None
     assert story_hash(title, ["A"], text) == story_hash(normalise(title), ["A"], text)
     assert story_hash(title, ["A"], text) == story_hash(title, ["A"], text.replace(" ", "  "))
     assert normalise(normalise(text)) == normalise(text)
+
+
+def test_the_shown_text_beside_an_article_body_is_compared() -> None:
+    """A story whose text is its articleBody hashes the page's shown text too: an edit there
+    makes a revision ("visible_text"); a revision stored before that was compared is matched
+    as it was hashed then (text only), so the same page stays unchanged."""
+    base = extracted("file:a.txt", PARAGRAPHS[:4])
+    shown = "\n\n".join(PARAGRAPHS[:2])
+    first = replace(base, content=replace(base.content, visible_text=shown))
+    state = apply(LedgerState(), plan([first]))
+    (rev,) = plan([first], state).revisions or (None,)
+    assert rev is None  # the same page again: nothing
+    edited_shown = shown.replace("7-2", "8-1")
+    edited = replace(
+        first,
+        content=replace(first.content, visible_text=edited_shown, content_hash="changed"),
+    )
+    (rev2,) = plan([edited], state).revisions
+    assert rev2.changed_fields == ["visible_text"]
+    # noise in the shown text is no edit
+    noisy = replace(
+        first,
+        content=replace(
+            first.content, visible_text=shown + "\n\nAdvertisement", content_hash="noisy"
+        ),
+    )
+    assert not plan([noisy], state).revisions
+    # a latest revision hashed without the shown text (before it was compared)
+    article_id = next(iter(state.latest))
+    old = state.latest[article_id]
+    assert old.fields is not None
+    old_fields = replace(
+        old.fields,
+        story_hash=story_hash(base.content.title, base.content.authors, base.content.text),
+    )
+    older = LedgerState(
+        state.article_of, {article_id: replace(old, content_hash="v4", fields=old_fields)}
+    )
+    result = plan([first], older)
+    assert [o.outcome for o in result.outcomes] == ["unchanged"]

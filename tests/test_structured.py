@@ -87,3 +87,26 @@ def test_author_lists_in_usual_forms() -> None:
     assert split_names("Von Anna Schmidt und Paul Weber") == ["Anna Schmidt", "Paul Weber"]
     assert split_names("Par Jean Dupont et Marie Curie") == ["Jean Dupont", "Marie Curie"]
     assert split_names("Jane Roe (jane@example.com), John Doe") == ["Jane Roe", "John Doe"]
+
+
+def test_a_day_first_publication_meta_tag_wins_over_htmldate() -> None:
+    # htmldate reads neither the hyphenated name nor the day-first form, and picks another
+    # date of the page (the "last modified" of its footer); the page's own statement wins
+    head = '<meta name="vr:published-time" content="18.10.2019 17:08">'
+    body = "<footer><p>Zuletzt geändert: 2019-11-19</p></footer>"
+    raw = page(head).replace(b"</article>", b"</article>" + body.encode())
+    data = extract_structured(trafilatura.load_html(raw.decode()))
+    assert data.meta_published is not None
+    assert data.meta_published.isoformat() == "2019-10-18T17:08:00"
+    document = SourceDocument(
+        kind="html", source="p.html", raw=raw, identity="p.html", raw_hash="x"
+    )
+    article = describe(document, clean_html_document(raw))
+    assert str(article.published_at) == "2019-10-18"
+    assert article.published_time_known is False  # no offset stated: the time is not kept
+    for value in ("2019-10-18", "Oct 18, 2019", "18.10.19"):  # not day-first dd.mm.yyyy
+        head = f'<meta name="vr:published-time" content="{value}">'
+        assert extract_structured(tree(head)).meta_published is None
+    assert (
+        extract_structured(tree('<meta name="date" content="18.10.2019">')).meta_published is None
+    )

@@ -328,3 +328,31 @@ def test_soft_hyphens_and_zero_width_spaces_are_not_text() -> None:
     )
     raw = json_ld_page([hyphenated, *PARAGRAPHS[1:]], PARAGRAPHS[1])
     assert clean_html_document(raw, "hyphens.html").blocks[0].text == PARAGRAPHS[0]
+
+
+# --- the shown text beside an articleBody is compared ------------------------------------------
+
+
+def test_an_edit_of_the_shown_page_beside_its_article_body_makes_a_revision(
+    tmp_path: Path,
+) -> None:
+    # the text stored is the articleBody (the page shows only part of it); an edit of a shown
+    # paragraph that the structured data does not carry is still an edit of the story
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    article_body = "\n".join(PARAGRAPHS)
+    (pages / "teaser.html").write_bytes(json_ld_page(PARAGRAPHS[:3], article_body))
+    db = tmp_path / "ledger.duckdb"
+    runs = [ingest_paths([str(pages)], Settings(db=db)) for _ in "12"]
+    edited = [*PARAGRAPHS[:2], PARAGRAPHS[2].replace("a few years", "two years")]
+    (pages / "teaser.html").write_bytes(json_ld_page(edited, article_body))
+    runs.append(ingest_paths([str(pages)], Settings(db=db)))
+    assert [(r.new, r.revised, r.unchanged) for r in runs] == [(1, 0, 0), (0, 0, 1), (0, 1, 0)]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT text, changed_fields, json_extract_string(metadata, '$.visible_text') "
+            "FROM revisions ORDER BY revision"
+        ).fetchall()
+    assert [text for text, _, _ in rows] == ["\n\n".join(PARAGRAPHS)] * 2  # articleBody kept
+    assert list(rows[1][1]) == ["visible_text"]
+    assert "two years" in rows[1][2] and "a few years" in rows[0][2]

@@ -136,16 +136,28 @@ def serialise(tree: etree._ElementTree) -> bytes:
     return html.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
 
 
+# A paragraph that is a link to another story ("Read more: …", "Lesen Sie auch: …") is a
+# related-stories line, page noise by the issue's own definition, not the article's text.
+RELATED_LINE = re.compile(
+    r"^\s*(?:read more|read also|related|see also|more on this|lesen sie (?:auch|mehr)|"
+    r"mehr zum thema|auch interessant|lire aussi|à lire aussi|leer más|lee también)\b",
+    re.I,
+)
+
+
 def body_paragraphs(tree: etree._ElementTree, extracted: str) -> list[etree._Element]:
     """The ``<p>`` elements whose whole text is in ``extracted`` (trafilatura's output) and
     occurs once in the page (an edit of one copy of a repeated paragraph, e.g. in a teaser or
-    a print version, can go unseen by any extractor that reads the other copy)."""
+    a print version, can go unseen by any extractor that reads the other copy), except
+    related-story lines (:data:`RELATED_LINE`)."""
     haystack = squash(extracted)
     found: list[etree._Element] = []
     texts = [squash(element.text_content()) for element in tree.getroot().iter("p")]
     page_text = squash(tree.getroot().text_content())
     for element, text in zip(tree.getroot().iter("p"), texts, strict=True):
         if texts.count(text) > 1 or page_text.count(text) > 1:
+            continue
+        if RELATED_LINE.match(text):
             continue
         if len(text) >= MIN_PARAGRAPH_CHARS and text in haystack:
             if any(p in element.iterancestors() for p in found):
@@ -451,7 +463,11 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
     # <h1> of many pages is the site name or "Navigation"), else the first <h1>
     folded = [t.casefold() for t in stated if t]
     equal = [h for h in h1s if h.casefold() in folded]
-    named = [h for h in h1s if any(h.casefold() in t for t in folded)]
+    # the longest such <h1> first: a short one ("Politik", "経済・IT") is often a section
+    # name that a "Headline | Site Section" title also holds
+    named = sorted(
+        (h for h in h1s if any(h.casefold() in t for t in folded)), key=len, reverse=True
+    )
     candidates = (equal or named or h1s)[:1]
 
     def changed(text: str) -> str:
