@@ -14,7 +14,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +23,7 @@ import typer
 from newsledger.flows.runtime import decide_orchestration, prepare_prefect_environment
 from newsledger.tasks.errors import NewsledgerError, UsageError
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.values import as_utc, json_default
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -91,7 +92,7 @@ def options(
 
 def _json_line(record: Any) -> None:
     """One JSON object on one line of stdout (times in UTC, ISO 8601)."""
-    sys.stdout.write(json.dumps(record, default=_jsonable, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(record, default=json_default, ensure_ascii=False) + "\n")
 
 
 # --- ingest -------------------------------------------------------------------------------------
@@ -513,15 +514,9 @@ def history(
     out.print(table)
 
 
-def _utc(value: datetime) -> datetime:
-    """An instant in UTC: DuckDB hands TIMESTAMPTZ values (every time the ledger stores) over
-    in the local time zone. A naive value (a plain TIMESTAMP of a user's query) is kept."""
-    return value.astimezone(UTC) if value.tzinfo is not None else value
-
-
 def _time(value: datetime) -> str:
     """A time as the tables show it: UTC, to the second (columns say "(UTC)")."""
-    return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command()
@@ -580,23 +575,13 @@ def diff(
 # --- sql ----------------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
 def _csv_cell(value: Any) -> Any:
     """A CSV cell: lists and structs as JSON (``["Tal Shalev","Dana Karni"]``, not a Python
     repr), times in ISO 8601, NULL as an empty cell."""
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, default=_jsonable, ensure_ascii=False)
+        return json.dumps(value, default=json_default, ensure_ascii=False)
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -763,7 +748,7 @@ def _write_json_records(names: list[str], rows: Iterator[tuple[Any, ...]]) -> No
     separator = "[\n"
     for row in rows:
         record = json.dumps(
-            dict(zip(names, row, strict=True)), default=_jsonable, ensure_ascii=False, indent=2
+            dict(zip(names, row, strict=True)), default=json_default, ensure_ascii=False, indent=2
         )
         sys.stdout.write(separator + "  " + record.replace("\n", "\n  "))
         separator = ",\n"
@@ -851,12 +836,15 @@ def submit(
 ) -> None:
     """Ask the served or deployed `ingest-urls` deployment to store pages: sends one
     `newsledger.url.submitted` event per URL to the Prefect server (PREFECT_API_URL)."""
-    settings = _settings(ctx, db)
-    _require_prefect_server(settings, "submit")
+    from newsledger.flows.runtime import api_headers
     from newsledger.flows.serve import send_events
     from newsledger.tasks.events import submitted_event
 
-    for url, event_id in zip(urls, send_events([submitted_event(u) for u in urls]), strict=True):
+    settings = _settings(ctx, db)
+    api_url = _require_prefect_server(settings, "submit")
+    events = [submitted_event(u) for u in urls]
+    ids = send_events(api_url, events, headers=api_headers(settings))
+    for url, event_id in zip(urls, ids, strict=True):
         out.print(f"submitted {url}  (event {event_id})", highlight=False)
 
 

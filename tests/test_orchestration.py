@@ -545,7 +545,6 @@ def test_an_event_cannot_choose_the_ledger(
     newsledger.article.revised event's payload names."""
     from newsledger.flows.serve import send_events
     from newsledger.tasks.events import ARTICLE_REVISED, EventSpec, article_resource
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     site.set_page("/news/ledger.html", story("Ledger choice", 1))
     url = site.url("/news/ledger.html")
@@ -557,8 +556,7 @@ def test_an_event_cannot_choose_the_ledger(
         article_resource(article_id),
         {"article_id": article_id, "revision": 2, "ledger": str(other)},
     )
-    with temporary_settings(updates={PREFECT_API_URL: served.server.api_url}):
-        send_events([event])
+    send_events(served.server.api_url, [event])
 
     def watched() -> float | None:
         rows = served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url})
