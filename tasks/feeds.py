@@ -28,6 +28,7 @@ from newsledger.tasks.errors import (
     IllFormedFeedError,
     NotAFeedError,
 )
+from newsledger.tasks.metadata import split_authors
 from newsledger.tasks.urls import normalize_url
 from newsledger.tasks.values import LANGUAGE_TAG
 
@@ -626,9 +627,7 @@ def _to_datetime(value: object, latest: datetime) -> datetime | None:
     return None if moment > latest else moment
 
 
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\|)\s*|\s+(?:and|&)\s+", re.IGNORECASE)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
-_BY_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
 
 
 def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -658,14 +657,11 @@ def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _split_authors(text: str) -> Iterable[str]:
-    text = _BY_PREFIX.sub("", text.strip())
-    for part in _AUTHOR_SPLIT.split(text):
-        part = _BY_PREFIX.sub("", part.strip(" .,;"))
+    """The names of an author field, split as a page's byline is (``split_authors``), with an
+    RSS ``email (Name)`` reduced to the name."""
+    for part in split_authors(text):
         match = _EMAIL_NAME.match(part)
-        if match:
-            part = match[1].strip()
-        if part:
-            yield part
+        yield match[1].strip() if match else part
 
 
 def _clean_str(value: object) -> str | None:

@@ -29,7 +29,7 @@ import pytest
 from fixture_site import FixtureSite
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader
-from processes import SLOT_WRITER, session_processes
+from processes import SLOT_WRITER, flow_run_processes, session_processes
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -618,8 +618,8 @@ def test_ctrl_c_on_serve_ends_in_flight_runs(
         wait_for(
             lambda: site.count("/news/slow.html") > 0, "the run to fetch the slow page", log=log
         )
-        engines = [p for p in session_processes(process.pid) if "prefect.engine" in p]
-        assert engines, engines
+        engines = flow_run_processes(process.pid)
+        assert engines, session_processes(process.pid)
 
         # Ctrl+C in serve's terminal signals its whole process group, in no set order. A
         # flow-run process that acts on it races serve's graceful stop, and at some moments

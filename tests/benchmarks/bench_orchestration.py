@@ -91,6 +91,17 @@ def stored(ledger: Path, url: str) -> bool:
     return bool(row and row[0])
 
 
+def finished_runs(ledger: Path) -> int:
+    try:
+        with duckdb.connect(str(ledger), read_only=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM ingest_runs WHERE finished_at IS NOT NULL"
+            ).fetchone()
+    except duckdb.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=5)
@@ -202,7 +213,10 @@ def main() -> None:
                 submit_walls.append(t1 - t0)
                 latencies.append(t2 - t0)
                 print(f"page {n}: submit command {t1 - t0:.2f} s, submit → stored {t2 - t0:.2f} s")
-                time.sleep(1.0)  # let the run finish before the next one
+                # the next page is submitted once this run has ended (its search-index
+                # refresh and finish hold the write slot a little longer): each figure is
+                # one event's path, not a queue behind the previous run
+                wait(lambda n=n: finished_runs(ledger) > n, f"run {n} finished", step=0.25)
 
         print(
             f"\nsubmit → stored over {args.pages} pages "
