@@ -2,8 +2,9 @@
 A failure that is recorded carries the ``stage`` and ``code`` of its class; its message is
 written for a person. (The httpx ``_exceptions.py`` style: one module, one documented tree.)
 
-NewsledgerError
-├── InputError                 stage "load": a local file that cannot become an article
+NewsledgerError                stage "pipeline", code "error" (the base of all)
+├── InputError                 stage "load", code "input": a local file that cannot become an
+│                              article
 │   ├── UnsupportedInputError      code "unsupported"  (file type we do not read)
 │   ├── EmptyInputError            code "empty"
 │   ├── BinaryInputError           code "binary"
@@ -18,10 +19,10 @@ NewsledgerError
 ├── ExtractionError            stage "clean", code "no_content": no article text extracted
 │   ├── EmptyExtractionError       code "empty_extraction" (too few letters to be a story)
 │   └── ExtractorStartError        code "extractor_start" (an extraction worker cannot start)
-├── FetchError                 stage "fetch": the web did not give us a usable page
+├── FetchError                 stage "fetch", code "fetch": the web gave no usable page
 │   ├── BlockedURLError            code "blocked"      (SSRF guard, bad scheme)
 │   ├── RobotsDisallowedError      code "robots"
-│   ├── HTTPStatusError            code "http_<status>"
+│   ├── HTTPStatusError            code "http_<status>" ("http" without a status)
 │   ├── ResponseTooLargeError      code "too_large"    (raw or decompressed cap)
 │   ├── FetchTimeoutError          code "timeout"
 │   ├── TooManyRedirectsError      code "redirects"
@@ -29,14 +30,14 @@ NewsledgerError
 │   ├── ConnectionFailedError      code "connection"
 │   ├── UnexpectedFetchError       code "unexpected"   (a bug while fetching one URL)
 │   └── NotArchivedError           code "not_archived" (reprocess: raw page not archived)
-├── FeedError                  stage "feed": a feed or the feed list is unusable
+├── FeedError                  stage "feed", code "feed": a feed or the feed list is unusable
 │   ├── EmptyFeedError             code "empty"        (empty response body)
 │   ├── NotAFeedError              code "not_a_feed"   (an HTML page, no feed root)
 │   ├── IllFormedFeedError         code "ill_formed"   (no recoverable entries)
 │   └── FeedListError              code "feed_list"    (malformed seeds/feeds.yaml entry)
 │       └── FeedEntryRejectedError     code "feed_rejected" (an entry whose url is not http(s):
 │                                      that entry is skipped and recorded, the rest polled)
-├── StoreError                 stage "store"
+├── StoreError                 stage "store", code "store"
 │   └── DatabaseLockedError        code "locked"       (another process kept the file lock)
 ├── ArticleNotFoundError       stage "query", code "not_found": no story for a reference
 ├── QueryError                 stage "query", code "sql": `newsledger sql` / `export`
@@ -44,10 +45,11 @@ NewsledgerError
 │   ├── QueryMemory                code "memory"
 │   └── QueryOutputError           code "output"       (also a UsageError: exit 2)
 ├── SearchError                stage "search", code "search": the fts extension
-├── PrefectError               stage "prefect"
+├── PrefectError               stage "prefect", code "prefect"
 │   ├── ServeConfigError           code "serve_config" (prefect.yaml missing or unservable)
 │   └── PrefectAPIError            code "prefect_api"  (the server refused a request)
-└── UsageError                 stage "cli": the command line asks for what cannot be done
+└── UsageError                 stage "cli", code "usage": the command line asks for what cannot
+                               be done
                                (e.g. ``--output`` naming the ledger); the CLI exits with 2,
                                every other NewsledgerError with 1
 
