@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +23,7 @@ import typer
 from newsledger.flows.runtime import decide_orchestration, prepare_prefect_environment
 from newsledger.tasks.errors import NewsledgerError, UsageError
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.values import as_utc, json_default
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -89,9 +90,52 @@ def options(
     ctx.obj = settings.model_copy(update={"db": db}) if db else settings
 
 
+# --- the renderer of rows: JSON Lines, a JSON array, CSV (tables are drawn per command) -----
+
+
+def render_rows(
+    names: Sequence[str], rows: Iterable[Sequence[Any]], output_format: str = "jsonl"
+) -> None:
+    """Write ``rows`` (named by ``names``) to stdout, a row at a time: ``jsonl`` one JSON
+    object per line (what ``--json`` prints), ``json`` one array of objects, ``csv`` a header
+    and one line per row (Unix line ends; lists and structs as JSON, NULL as an empty cell).
+    Times are ISO 8601 in UTC everywhere."""
+    if output_format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([_csv_cell(value) for value in row])
+        return
+    render_records((dict(zip(names, row, strict=True)) for row in rows), output_format)
+
+
+def render_records(records: Iterable[dict[str, Any]], output_format: str = "jsonl") -> None:
+    """Records as JSON Lines (``jsonl``) or as one JSON array (``json``: the text of
+    ``json.dumps(records, indent=2)``, written a record at a time)."""
+    if output_format == "jsonl":
+        for record in records:
+            _json_line(record)
+        return
+    separator = "[\n"
+    for record in records:
+        text = json.dumps(record, default=json_default, ensure_ascii=False, indent=2)
+        sys.stdout.write(separator + "  " + text.replace("\n", "\n  "))
+        separator = ",\n"
+    sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
+
+
 def _json_line(record: Any) -> None:
-    """One JSON object on one line of stdout (times in UTC, ISO 8601)."""
-    sys.stdout.write(json.dumps(record, default=_jsonable, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(record, default=json_default, ensure_ascii=False) + "\n")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=json_default, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 # --- ingest -------------------------------------------------------------------------------------
@@ -161,23 +205,67 @@ def _print_stored(settings: Settings, article_ids: Sequence[str]) -> None:
         out.print(table)
 
 
-def _execute(
-    settings: Settings,
-    local: Callable[[RunContext], dict[str, Any]],
-    as_flow: Callable[[], dict[str, Any]],
+# One job runner: every pipeline command names a flow of flows/ingest.py or flows/web.py and
+# its parameters (as prefect.yaml names them); it runs as that Prefect flow, or in-process as
+# the plain function the flow wraps.
+FLOW_MODULES = {"ingest_files": "newsledger.flows.ingest"}  # the others: newsledger.flows.web
+
+
+def _run_here(
+    settings: Settings, context: RunContext, flow: str, **parameters: Any
 ) -> dict[str, Any]:
-    """Run a command in-process (with a progress bar on a terminal) or as a Prefect flow run."""
+    """The in-process run of the flow ``flow``: the plain function it wraps, given the flow's
+    parameters, without Prefect."""
+    from newsledger.tasks import pipeline, web
+
+    if flow == "ingest_files":
+        return pipeline.run_file_ingest(parameters["paths"], settings, context=context).as_dict()
+    if flow == "ingest_urls":
+        return web.run_url_ingest(parameters["urls"], settings, context=context).as_dict()
+    if flow == "poll_feeds":
+        feeds = parameters["feeds_file"]
+        summary, poll = web.run_poll(
+            Path(feeds) if feeds else None,
+            settings,
+            everything=parameters["all_feeds"],
+            context=context,
+        )
+        return {**summary.as_dict(), "feeds": poll.feed_reports}
+    if flow == "refresh_articles":
+        return web.run_refresh(
+            settings,
+            everything=parameters["all_articles"],
+            limit=parameters["limit"],
+            context=context,
+        ).as_dict()
+    if flow == "retry_failures":
+        return web.run_retry(settings, context=context).as_dict()
+    if flow == "reprocess":
+        return web.run_reprocess(
+            settings, everything=parameters["all_pages"], context=context
+        ).as_dict()
+    raise ValueError(f"no pipeline job {flow!r}")
+
+
+def run_job(settings: Settings, flow: str, **parameters: Any) -> dict[str, Any]:
+    """Run the pipeline job ``flow`` with ``parameters`` (its flow's, ``db`` aside): as a
+    Prefect flow run, or in-process (with a progress bar on a terminal), as
+    ``decide_orchestration`` says. Returns the run's summary."""
+    import importlib
+
     orchestration = decide_orchestration(settings)
     if orchestration.note:
         err.print(f"[yellow]{orchestration.note}[/yellow]", highlight=False, soft_wrap=True)
     if orchestration.prefect:
         prepare_prefect_environment(settings)
         err.print("[dim]running as a Prefect flow run[/dim]")
-        return as_flow()
+        module = importlib.import_module(FLOW_MODULES.get(flow, "newsledger.flows.web"))
+        result: dict[str, Any] = getattr(module, flow)(**parameters, db=str(settings.db))
+        return result
     from newsledger.tasks.pipeline import RunContext
 
     if not err.is_terminal:
-        return local(RunContext())
+        return _run_here(settings, RunContext(), flow, **parameters)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -193,7 +281,7 @@ def _execute(
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return local(RunContext(on_progress=on_progress))
+        return _run_here(settings, RunContext(on_progress=on_progress), flow, **parameters)
 
 
 def _orchestration(settings: Settings, prefect: bool | None) -> Settings:
@@ -261,31 +349,8 @@ def ingest(
     settings = _orchestration(_settings(ctx, db), prefect)
     urls = [s for s in sources if s.lower().startswith(("http://", "https://"))]
     paths = [s for s in sources if s not in urls]
-    ledger = str(settings.db)
-
-    def ingest_files_here(context: RunContext) -> dict[str, Any]:
-        from newsledger.tasks.pipeline import run_file_ingest
-
-        return run_file_ingest(paths, settings, context=context).as_dict()
-
-    def ingest_files_flow() -> dict[str, Any]:
-        from newsledger.flows.ingest import ingest_files
-
-        return ingest_files(paths=paths, db=ledger)
-
-    def ingest_urls_here(context: RunContext) -> dict[str, Any]:
-        from newsledger.tasks.web import run_url_ingest
-
-        return run_url_ingest(urls, settings, context=context).as_dict()
-
-    def ingest_urls_flow() -> dict[str, Any]:
-        from newsledger.flows.web import ingest_urls
-
-        return ingest_urls(urls=urls, db=ledger)
-
-    runs = [(ingest_files_here, ingest_files_flow)] if paths else []
-    runs += [(ingest_urls_here, ingest_urls_flow)] if urls else []
-    summaries = [_execute(settings, here, as_flow) for here, as_flow in runs]
+    summaries = [run_job(settings, "ingest_files", paths=paths)] if paths else []
+    summaries += [run_job(settings, "ingest_urls", urls=urls)] if urls else []
     _report(settings, _merge(summaries), show, as_json)
 
 
@@ -306,22 +371,10 @@ def poll(
     db: DbOption = None,
 ) -> None:
     """Poll RSS/Atom feeds and store every new story they list."""
-    from newsledger.tasks.web import run_poll
-
     settings = _orchestration(_settings(ctx, db), prefect)
-
-    def local(context: RunContext) -> dict[str, Any]:
-        summary, report = run_poll(feeds, settings, everything=all_feeds, context=context)
-        return {**summary.as_dict(), "feeds": report.feed_reports}
-
-    def as_flow() -> dict[str, Any]:
-        from newsledger.flows.web import poll_feeds
-
-        return poll_feeds(
-            feeds_file=str(feeds) if feeds else None, all_feeds=all_feeds, db=str(settings.db)
-        )
-
-    summary = _execute(settings, local, as_flow)
+    summary = run_job(
+        settings, "poll_feeds", feeds_file=str(feeds) if feeds else None, all_feeds=all_feeds
+    )
     table = Table(title="feeds", show_edge=False)
     for name in ("feed", "status", "entries"):
         table.add_column(name)
@@ -341,22 +394,8 @@ def refresh(
     db: DbOption = None,
 ) -> None:
     """Revisit known stories that are due, so updates become revisions."""
-    from newsledger.tasks.web import run_refresh
-
     settings = _orchestration(_settings(ctx, db), prefect)
-
-    def as_flow() -> dict[str, Any]:
-        from newsledger.flows.web import refresh_articles
-
-        return refresh_articles(all_articles=all_articles, limit=limit, db=str(settings.db))
-
-    summary = _execute(
-        settings,
-        lambda context: run_refresh(
-            settings, everything=all_articles, limit=limit, context=context
-        ).as_dict(),
-        as_flow,
-    )
+    summary = run_job(settings, "refresh_articles", all_articles=all_articles, limit=limit)
     _report(settings, summary, show)
 
 
@@ -365,18 +404,8 @@ def retry(
     ctx: typer.Context, prefect: PrefectOption = None, show: ShowOption = False, db: DbOption = None
 ) -> None:
     """Fetch again, now, every failing URL that was not given up."""
-    from newsledger.tasks.web import run_retry
-
     settings = _orchestration(_settings(ctx, db), prefect)
-
-    def as_flow() -> dict[str, Any]:
-        from newsledger.flows.web import retry_failures
-
-        return retry_failures(db=str(settings.db))
-
-    summary = _execute(
-        settings, lambda context: run_retry(settings, context=context).as_dict(), as_flow
-    )
+    summary = run_job(settings, "retry_failures")
     _report(settings, summary, show)
 
 
@@ -394,20 +423,8 @@ def reprocess(
     db: DbOption = None,
 ) -> None:
     """Re-extract archived raw pages with the current extractor (no fetching)."""
-    from newsledger.tasks.web import run_reprocess
-
     settings = _orchestration(_settings(ctx, db), prefect)
-
-    def as_flow() -> dict[str, Any]:
-        from newsledger.flows.web import reprocess as reprocess_flow
-
-        return reprocess_flow(all_pages=all_pages, db=str(settings.db))
-
-    summary = _execute(
-        settings,
-        lambda context: run_reprocess(settings, everything=all_pages, context=context).as_dict(),
-        as_flow,
-    )
+    summary = run_job(settings, "reprocess", all_pages=all_pages)
     _report(settings, summary, show)
 
 
@@ -426,8 +443,7 @@ def failures(
         names = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     if as_json:
-        for row in rows:
-            _json_line(dict(zip(names, row, strict=True)))
+        render_rows(names, rows)
         return
     if not rows:
         out.print("no failures recorded")
@@ -478,8 +494,9 @@ def history(
         ref = resolve_article(conn, article)
         revisions = article_revisions(conn, ref.article_id)
     if as_json:
-        for r in revisions:
-            _json_line({"article_id": ref.article_id, "identity": ref.identity, **r})
+        render_records(
+            {"article_id": ref.article_id, "identity": ref.identity, **r} for r in revisions
+        )
         return
     table = Table(title=f"{ref.identity}  ({ref.article_id})", show_edge=False)
     for name, justify in (
@@ -513,15 +530,9 @@ def history(
     out.print(table)
 
 
-def _utc(value: datetime) -> datetime:
-    """An instant in UTC: DuckDB hands TIMESTAMPTZ values (every time the ledger stores) over
-    in the local time zone. A naive value (a plain TIMESTAMP of a user's query) is kept."""
-    return value.astimezone(UTC) if value.tzinfo is not None else value
-
-
 def _time(value: datetime) -> str:
     """A time as the tables show it: UTC, to the second (columns say "(UTC)")."""
-    return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command()
@@ -578,28 +589,6 @@ def diff(
 
 
 # --- sql ----------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
-def _csv_cell(value: Any) -> Any:
-    """A CSV cell: lists and structs as JSON (``["Tal Shalev","Dana Karni"]``, not a Python
-    repr), times in ISO 8601, NULL as an empty cell."""
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value, default=_jsonable, ensure_ascii=False)
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _read_query(query: str | None) -> str:
@@ -710,13 +699,8 @@ def _run_sql_command(
             return
         with stream_sql(settings, query, deadline, parameters) as result:
             names = result.names
-            if output_format is OutputFormat.csv:
-                writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow(names)
-                for row in result.rows():
-                    writer.writerow([_csv_cell(value) for value in row])
-            elif output_format is OutputFormat.json:
-                _write_json_records(names, result.rows())
+            if output_format in (OutputFormat.csv, OutputFormat.json):
+                render_rows(names, result.rows(), output_format.value)
             else:
                 limit, chars = settings.query_max_rows_shown, settings.query_max_value_chars
                 table = Table(show_edge=False)
@@ -755,19 +739,6 @@ class _UnderDeadline:
                 self.check()
             yield segment
         self.check()
-
-
-def _write_json_records(names: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
-    """A JSON array of one object per row, written a row at a time (the same text as
-    ``json.dumps(records, indent=2)``)."""
-    separator = "[\n"
-    for row in rows:
-        record = json.dumps(
-            dict(zip(names, row, strict=True)), default=_jsonable, ensure_ascii=False, indent=2
-        )
-        sys.stdout.write(separator + "  " + record.replace("\n", "\n  "))
-        separator = ",\n"
-    sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
 
 
 # --- Prefect: serve, submit, setup-prefect ------------------------------------------------------
@@ -851,12 +822,15 @@ def submit(
 ) -> None:
     """Ask the served or deployed `ingest-urls` deployment to store pages: sends one
     `newsledger.url.submitted` event per URL to the Prefect server (PREFECT_API_URL)."""
-    settings = _settings(ctx, db)
-    _require_prefect_server(settings, "submit")
+    from newsledger.flows.runtime import api_headers
     from newsledger.flows.serve import send_events
     from newsledger.tasks.events import submitted_event
 
-    for url, event_id in zip(urls, send_events([submitted_event(u) for u in urls]), strict=True):
+    settings = _settings(ctx, db)
+    api_url = _require_prefect_server(settings, "submit")
+    events = [submitted_event(u) for u in urls]
+    ids = send_events(api_url, events, headers=api_headers(settings))
+    for url, event_id in zip(urls, ids, strict=True):
         out.print(f"submitted {url}  (event {event_id})", highlight=False)
 
 
@@ -955,13 +929,10 @@ def search(
             "`newsledger index`[/yellow]"
         )
     if as_json:
-        for hit in results.hits:
-            _json_line(hit.as_dict())
+        render_records(hit.as_dict() for hit in results.hits)
         return
     if output_format is SearchFormat.json:
-        sys.stdout.write(
-            json.dumps([hit.as_dict() for hit in results.hits], ensure_ascii=False, indent=2) + "\n"
-        )
+        render_records((hit.as_dict() for hit in results.hits), "json")
         return
     if not results.hits:
         err.print(
@@ -1132,8 +1103,7 @@ def stats(
             ("revisions_per_story", result.revisions_per_story),
             ("most_edited", result.most_edited),
         ):
-            for row in data.rows:
-                _json_line({"table": name, **dict(zip(data.names, row, strict=True))})
+            render_rows(["table", *data.names], ((name, *row) for row in data.rows))
         return
 
     def cell(value: Any) -> str:

@@ -31,10 +31,11 @@ def prepare_prefect_environment(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def configured_api_url(settings: Settings) -> str | None:
-    """PREFECT_API_URL from the environment, else from the active Prefect profile."""
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
+def configured_prefect_setting(settings: Settings, name: str) -> str | None:
+    """A Prefect setting (``PREFECT_API_URL``, ``PREFECT_API_KEY``, …) from the environment,
+    else from the active profile of ``PREFECT_HOME``, read without importing Prefect."""
+    if os.environ.get(name):
+        return os.environ[name]
     home = Path(os.environ.get("PREFECT_HOME") or settings.prefect_home).expanduser()
     profiles = home / "profiles.toml"
     if not profiles.is_file():
@@ -44,8 +45,28 @@ def configured_api_url(settings: Settings) -> str | None:
     except (OSError, tomllib.TOMLDecodeError):
         return None
     active = os.environ.get("PREFECT_PROFILE") or data.get("active")
-    url = data.get("profiles", {}).get(active or "", {}).get("PREFECT_API_URL")
-    return str(url) if url else None
+    value = data.get("profiles", {}).get(active or "", {}).get(name)
+    return str(value) if value else None
+
+
+def configured_api_url(settings: Settings) -> str | None:
+    """PREFECT_API_URL from the environment, else from the active Prefect profile."""
+    return configured_prefect_setting(settings, "PREFECT_API_URL")
+
+
+def api_headers(settings: Settings) -> dict[str, str]:
+    """The authorisation header Prefect's own client sends: ``PREFECT_API_KEY`` as a bearer
+    token, else ``PREFECT_API_AUTH_STRING`` (a self-hosted server's ``user:password``) as
+    basic authentication; none for an open server."""
+    import base64
+
+    key = configured_prefect_setting(settings, "PREFECT_API_KEY")
+    if key:
+        return {"Authorization": f"Bearer {key}"}
+    auth = configured_prefect_setting(settings, "PREFECT_API_AUTH_STRING")
+    if auth:
+        return {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+    return {}
 
 
 def server_is_up(api_url: str, timeout: float = 0.5) -> bool:

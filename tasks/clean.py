@@ -16,7 +16,7 @@ from importlib.metadata import version
 from typing import Any, Literal
 
 from newsledger.tasks.encoding import decode_html, decode_text
-from newsledger.tasks.errors import ExtractionError
+from newsledger.tasks.errors import EmptyExtractionError, ExtractionError
 from newsledger.tasks.models import SourceDocument
 from newsledger.tasks.settings import Settings
 
@@ -361,10 +361,9 @@ def clean_html_document(
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
     letters = sum(character.isalnum() for block in blocks for character in block.text)
     if letters < MIN_BODY_LETTERS:
-        raise ExtractionError(
+        raise EmptyExtractionError(
             f"{name}: the extracted body has only {letters} letters or digits (fewer than "
-            f"{MIN_BODY_LETTERS}); not stored as a story",
-            code="empty_extraction",
+            f"{MIN_BODY_LETTERS}); not stored as a story"
         )
     page: dict[str, Any] = {
         "title": document.title,

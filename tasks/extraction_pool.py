@@ -57,7 +57,7 @@ from types import FrameType
 from typing import Any, TypeAlias
 
 from newsledger.tasks.child_processes import die_with_parent
-from newsledger.tasks.errors import ExtractionError
+from newsledger.tasks.errors import ExtractionPoolClosed, ExtractorStartError
 from newsledger.tasks.models import ArticleContent, ExtractedArticle, FailedInput, SourceDocument
 from newsledger.tasks.settings import Settings
 
@@ -249,17 +249,13 @@ def _death(process: BaseProcess) -> str:
     return f"exited with status {code}"
 
 
-class PoolClosed(RuntimeError):
-    """The pool was stopped (the run is ending) while a batch was being extracted."""
-
-
 class ExtractionPool:
     """Worker processes that extract pages under a time limit and a memory cap.
 
     Started on the first :meth:`extract` call that needs it (:func:`wants_pool`), stopped by
     :meth:`close` (also a context manager), for good. One :meth:`extract` runs at a time;
     :meth:`close` may come from another thread (a run stopping while its next batch is being
-    extracted): the extraction then raises :class:`PoolClosed` at once."""
+    extracted): the extraction then raises :class:`ExtractionPoolClosed` at once."""
 
     def __init__(self, limits: PoolLimits) -> None:
         self.limits = limits
@@ -287,7 +283,7 @@ class ExtractionPool:
 
     def _start_worker(self) -> _Worker:
         if self._closed:
-            raise PoolClosed("the extraction pool was stopped")
+            raise ExtractionPoolClosed("the extraction pool was stopped")
         worker = _Worker(self._context, self.limits.memory_bytes)
         self.started += 1
         return worker
@@ -330,7 +326,7 @@ class ExtractionPool:
             try:
                 while queue or any(w.job is not None for w in self._workers):
                     if self._closed:
-                        raise PoolClosed("the extraction pool was stopped")
+                        raise ExtractionPoolClosed("the extraction pool was stopped")
                     for worker in list(self._workers):
                         if worker.job is None and worker.ready and queue:
                             self._send(worker, queue, documents, mode, timeout)
@@ -453,20 +449,18 @@ class ExtractionPool:
             worker.ready = reply == "ready"
             if isinstance(reply, tuple) and reply[0] == "cap_too_small":
                 worker.kill()
-                raise ExtractionError(
+                raise ExtractorStartError(
                     f"NEWSLEDGER_EXTRACT_MEMORY_MB={self.limits.memory_bytes // 2**20} is below "
                     f"what an extraction worker needs: {reply[1] // 2**20} MiB once loaded, "
-                    f"plus at least {PAGE_HEADROOM_BYTES // 2**20} MiB for a page",
-                    code="extractor_start",
+                    f"plus at least {PAGE_HEADROOM_BYTES // 2**20} MiB for a page"
                 )
             if worker.ready and self.startup_seconds is None:
                 self.startup_seconds = time.monotonic() - self._began
                 logger.debug("extraction workers ready in %.2f s", self.startup_seconds)
         if not worker.ready and worker.process.sentinel in ready:
             worker.process.join(STOP_GRACE_SECONDS)
-            raise ExtractionError(
-                f"an extraction worker could not start: it {_death(worker.process)}",
-                code="extractor_start",
+            raise ExtractorStartError(
+                f"an extraction worker could not start: it {_death(worker.process)}"
             )
 
     def _crashed(self, worker: _Worker, document: SourceDocument) -> FailedInput:
@@ -560,7 +554,7 @@ def extraction_session(settings: Settings) -> Iterator[ExtractionPool | None]:
 
 __all__ = [
     "ExtractionPool",
-    "PoolClosed",
+    "ExtractionPoolClosed",
     "PoolLimits",
     "Terminated",
     "active_pool",

@@ -21,8 +21,16 @@ from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import yaml
-from newsledger.tasks.errors import FeedEntryRejectedError, FeedError, FeedListError
+from newsledger.tasks.errors import (
+    EmptyFeedError,
+    FeedEntryRejectedError,
+    FeedListError,
+    IllFormedFeedError,
+    NotAFeedError,
+)
+from newsledger.tasks.metadata import split_authors
 from newsledger.tasks.urls import normalize_url
+from newsledger.tasks.values import LANGUAGE_TAG
 
 __all__ = [
     "FeedEntry",
@@ -40,7 +48,6 @@ __all__ = [
 
 FEED_KEYS = ("name", "url", "interval", "language", "enabled")
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 _INTERVAL_TOKEN = re.compile(r"\s*(\d+)\s*([a-z]*)\s*,?\s*(?:and\s+)?")
 _UNIT_MINUTES = {
     "": 1,
@@ -306,7 +313,7 @@ def _parse_entry(node: yaml.Node, index: int, source: str) -> FeedSpec:
                 f"{label}: 'language' (line {raw_line}) was read as {raw!r}; quote it, "
                 'e.g. language: "no"'
             )
-        if not isinstance(raw, str) or not _LANGUAGE_RE.fullmatch(raw.strip()):
+        if not isinstance(raw, str) or not LANGUAGE_TAG.fullmatch(raw.strip()):
             raise FeedListError(
                 f"{label}: 'language' (line {raw_line}) must be a language tag like 'en' or "
                 f"'pt-BR', got {raw!r}"
@@ -413,7 +420,7 @@ def parse_feed(
         raise TypeError(f"parse_feed needs the response body as bytes, not {type(body).__name__}")
     data = bytes(body)
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"):
-        raise FeedError(f"{url}: empty response body, not a feed", code="empty")
+        raise EmptyFeedError(f"{url}: empty response body, not a feed")
 
     response_headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     # The base for relative links: Content-Location (itself relative to the URL) or the URL.
@@ -436,17 +443,13 @@ def parse_feed(
 
     if not raw_entries:
         if _looks_like_html(data, response_headers.get("content-type", "")) and not version:
-            raise FeedError(f"{url}: got an HTML page, not an RSS/Atom feed", code="not_a_feed")
+            raise NotAFeedError(f"{url}: got an HTML page, not an RSS/Atom feed")
         if not version:
             detail = f" ({bozo_message})" if bozo_message else ""
-            raise FeedError(
-                f"{url}: not an RSS/Atom feed: no feed root element found{detail}",
-                code="not_a_feed",
-            )
+            raise NotAFeedError(f"{url}: not an RSS/Atom feed: no feed root element found{detail}")
         if bozo:
-            raise FeedError(
-                f"{url}: ill-formed feed with no recoverable entries ({bozo_message})",
-                code="ill_formed",
+            raise IllFormedFeedError(
+                f"{url}: ill-formed feed with no recoverable entries ({bozo_message})"
             )
 
     now_utc = (now or datetime.now(UTC)).astimezone(UTC)
@@ -624,9 +627,7 @@ def _to_datetime(value: object, latest: datetime) -> datetime | None:
     return None if moment > latest else moment
 
 
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\|)\s*|\s+(?:and|&)\s+", re.IGNORECASE)
 _EMAIL_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
-_BY_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
 
 
 def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -656,14 +657,11 @@ def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _split_authors(text: str) -> Iterable[str]:
-    text = _BY_PREFIX.sub("", text.strip())
-    for part in _AUTHOR_SPLIT.split(text):
-        part = _BY_PREFIX.sub("", part.strip(" .,;"))
+    """The names of an author field, split as a page's byline is (``split_authors``), with an
+    RSS ``email (Name)`` reduced to the name."""
+    for part in split_authors(text):
         match = _EMAIL_NAME.match(part)
-        if match:
-            part = match[1].strip()
-        if part:
-            yield part
+        yield match[1].strip() if match else part
 
 
 def _clean_str(value: object) -> str | None:

@@ -10,13 +10,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
-from newsledger.tasks.errors import NewsledgerError
+from newsledger.tasks.errors import ArticleNotFoundError
 from newsledger.tasks.store import sql
-
-
-class ArticleNotFoundError(NewsledgerError):
-    stage = "query"
-    code = "not_found"
 
 
 @dataclass(frozen=True)

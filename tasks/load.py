@@ -27,9 +27,14 @@ from newsledger.tasks.errors import (
     BinaryInputError,
     DecodeInputError,
     EmptyInputError,
+    IdentityCollisionError,
     InputError,
     MissingInputError,
+    NotRegularFileError,
     OversizedInputError,
+    UndecodableNameError,
+    UnreadableInputError,
+    UnresolvablePathError,
     UnsupportedInputError,
 )
 from newsledger.tasks.models import FailedInput, LastObservation, SourceDocument, SourceKind
@@ -128,18 +133,16 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
             # Not valid UTF-8: the name could not be stored in a VARCHAR (nor shown); record it
             # with its bytes escaped (\xe9) instead of letting it crash the run.
             name = printable_path(str(path))
-            error = InputError(
-                f"{name}: the file name is not valid UTF-8; rename the file to read it",
-                code="undecodable_name",
+            error: InputError = UndecodableNameError(
+                f"{name}: the file name is not valid UTF-8; rename the file to read it"
             )
             discovery.failures.append(FailedInput(name, error.stage, error.code, error.message))
             return
         try:
             resolved = resolved or path.resolve()
         except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link
-            error = InputError(
-                f"{path}: cannot resolve ({getattr(exc, 'strerror', None) or exc})",
-                code="unresolvable_path",
+            error = UnresolvablePathError(
+                f"{path}: cannot resolve ({getattr(exc, 'strerror', None) or exc})"
             )
             discovery.failures.append(
                 FailedInput(str(path), error.stage, error.code, error.message)
@@ -152,11 +155,10 @@ def discover_files(arguments: Sequence[str], files_root: Path | None = None) -> 
         # would be stored as one story flipping between them on every run: refuse the second.
         identity = _identity_of(resolved, files_root or root)
         if identity in identities:
-            error = InputError(
+            error = IdentityCollisionError(
                 f"{path}: same identity {identity!r} as {identities[identity]} (a file's "
                 "identity is its path relative to the folder given); ingest the folders in "
-                "separate runs or set NEWSLEDGER_FILES_ROOT",
-                code="identity_collision",
+                "separate runs or set NEWSLEDGER_FILES_ROOT"
             )
             failure = FailedInput(str(path), error.stage, error.code, error.message)
             discovery.failures.append(failure)
@@ -331,9 +333,8 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
         try:
             stat = os.fstat(descriptor)  # before reading: a write after it changes the signature
             if not S_ISREG(stat.st_mode):
-                raise InputError(
-                    f"{path}: not a regular file (a FIFO, device or socket); not read",
-                    code="not_regular_file",
+                raise NotRegularFileError(
+                    f"{path}: not a regular file (a FIFO, device or socket); not read"
                 )
             size = stat.st_size
             if size > max_bytes:
@@ -351,7 +352,7 @@ def read_document(item: FileInput, max_bytes: int) -> SourceDocument:
                 f"{path}: more than {max_bytes:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
             )
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})", code="unreadable") from exc
+        raise UnreadableInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if path.name.lower().endswith(".gz"):
         raw = _gunzip_bounded(raw, max_bytes, str(path))
     if not raw or raw.isspace():  # no stripped copy of the whole file

@@ -20,6 +20,7 @@ from newsledger.tasks.structured import (
     choose_title,
     parse_datetime,
 )
+from newsledger.tasks.values import LANGUAGE_TAG
 
 BYLINE_PREFIX = re.compile(r"^\s*(?:(?:written|reported|reporting|words)\s+)?by\s+", re.I)
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*", re.I)
@@ -198,14 +199,11 @@ def find_update_notes(paragraphs: list[str]) -> list[str]:
     return notes
 
 
-LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
-
-
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """ISO 639 code of an article: the language the page declares (``<html lang>``) when it
     is a well-formed tag, else detected from the text with py3langid (a model load of ~0.5 s
     once per process, then ~1 ms per article, so declared languages are trusted)."""
-    declared = LANGUAGE_TAG.match(hint.strip()) if hint else None
+    declared = LANGUAGE_TAG.fullmatch(hint.strip()) if hint else None
     if declared:
         return declared.group(1).lower()
     sample = text[:1000]  # cost grows with length; a thousand characters decide reliably

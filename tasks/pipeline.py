@@ -403,7 +403,7 @@ def prepared_ahead(
                 current = following
         except BaseException:
             # A failed write, Ctrl+C, SIGTERM: stop the workers now, so the batch being
-            # extracted ahead ends at once (PoolClosed) instead of running to its end.
+            # extracted ahead ends at once (ExtractionPoolClosed) instead of running to its end.
             pool.close()
             if pending is not None:
                 pending.cancel()

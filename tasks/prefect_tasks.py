@@ -7,12 +7,13 @@ Three things happen here and nowhere else:
 
 * **One writer at a time.** When a Prefect server is configured (``PREFECT_API_URL``), every
   task that writes the ledger holds the 1-slot global concurrency limit
-  ``Settings.write_limit`` while it writes, acquired with ``strict=True`` (a missing limit
-  would otherwise be skipped with a mere warning) and created on first use. The slot is leased
-  (``Settings.write_lease_seconds``, at least 60 s): a writer killed with ``kill -9`` holds it
-  until its lease runs out. Without a server (a temporary one never reclaims leases) the
-  DuckDB file-lock retry of ``tasks/store.py`` is what serialises writers, and it stays in
-  place underneath the slot either way.
+  ``Settings.write_limit`` while it writes (created if missing, never skipped), and an OS
+  file lock next to the ledger. The slot is leased (``Settings.write_lease_seconds``, at
+  least 60 s, renewed while held); a slot left by a writer killed with ``kill -9`` is freed by
+  the next writer (it holds the file lock, so the slot's holder is dead). Acquiring and
+  releasing it are one API request each on one client (see ``_write_slot``). Without a server
+  (a temporary one never reclaims leases) the DuckDB file-lock retry of ``tasks/store.py`` is
+  what serialises writers, and it stays in place underneath the slot either way.
 * **Events out.** After the plain store function has returned (its transaction committed),
   the task emits the events of ``tasks/events.py``; a batch that raised emits nothing.
 * **Run reports.** ``report`` (used by every flow) logs a one-line summary through the run
@@ -23,12 +24,15 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+import httpx
 from newsledger.tasks import exports, pipeline, store, web
 from newsledger.tasks.events import EventSpec, feed_events, outcome_events, report_line
 from newsledger.tasks.events import report_table as _report_table
@@ -40,15 +44,15 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
-from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 from prefect.settings import get_current_settings
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
 
 logger = logging.getLogger(__name__)
 
 # --- one writer at a time -----------------------------------------------------------------------
-
-_limits_ready: set[str] = set()
 
 
 def server_configured() -> bool:
@@ -81,17 +85,14 @@ def ledger_write(settings: Settings) -> Iterator[None]:
     if not server_configured():
         yield
         return
-    name = settings.write_limit
-    if name not in _limits_ready:
-        ensure_write_limit(name)
-        _limits_ready.add(name)
-    with _writer_lock(settings):
-        # Every writer holds this lock through its slot, and the OS drops the lock of a dead
-        # process: holding it, any taken slot belongs to a writer that died (kill -9) and would
-        # block everyone until its lease (min 60 s on the server) ran out. Free it now.
-        _free_stale_slot(name)
-        with _write_slot(settings, name):
-            yield
+    from prefect.client.orchestration import get_client
+
+    with (
+        _writer_lock(settings),
+        get_client(sync_client=True) as client,
+        _write_slot(client, settings, settings.write_limit),
+    ):
+        yield
 
 
 def _writer_lock_path(settings: Settings) -> Path:
@@ -122,35 +123,84 @@ def _writer_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _free_stale_slot(name: str) -> None:
-    from prefect.client.orchestration import get_client
+def _free_stale_slot(client: SyncPrefectClient, name: str) -> None:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-    with get_client(sync_client=True) as client:
-        limit = client.read_global_concurrency_limit_by_name(name)
-        if limit.active_slots:
-            logger.warning("write slot %s held by a dead writer: freed", name)
-            client.update_global_concurrency_limit(
-                name, GlobalConcurrencyLimitUpdate(active_slots=0)
-            )
+    limit = client.read_global_concurrency_limit_by_name(name)
+    if limit.active_slots:
+        logger.warning("write slot %s held by a dead writer: freed", name)
+        client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 @contextmanager
-def _write_slot(settings: Settings, name: str) -> Iterator[None]:
+def _write_slot(client: SyncPrefectClient, settings: Settings, name: str) -> Iterator[None]:
+    """The 1-slot limit ``name``, leased for ``write_lease_seconds`` (renewed while held),
+    through one API client: acquiring and releasing it are one request each.
+
+    Prefect's ``concurrency()`` helper does the same with a new client per call (a read,
+    an acquisition, a release and the lease's stop: 0.3-1.1 s per write, measured, where
+    these requests take 0.05 s). The caller holds the writer lock: a slot found taken belongs
+    to a writer that died (``kill -9``) and would block everyone until its lease (at least
+    60 s on the server) ran out, so it is freed at once; a missing limit is created."""
+    lease = max(settings.write_lease_seconds, 60.0)
+    deadline = time.monotonic() + settings.write_slot_timeout_seconds
+    freed = created = False
+    while True:
+        try:
+            response = client.increment_concurrency_slots_with_lease(
+                names=[name], slots=1, mode="concurrency", lease_duration=lease
+            )
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 423:  # 423 Locked: the slot is taken
+                raise ConcurrencySlotAcquisitionError(
+                    f"cannot acquire the write slot {name!r}: {error}"
+                ) from error
+            if not freed:
+                _free_stale_slot(client, name)
+                freed = True
+                continue
+            if time.monotonic() > deadline:
+                raise ConcurrencySlotAcquisitionError(
+                    f"the write slot {name!r} stayed taken for "
+                    f"{settings.write_slot_timeout_seconds} s"
+                ) from None
+            time.sleep(min(float(error.response.headers.get("Retry-After") or 1), 5.0))
+            continue
+        body = response.json()
+        if body.get("limits"):
+            break
+        if created:  # deleted again as soon as made: let the task's retry start over
+            raise ConcurrencySlotAcquisitionError(f"the write slot {name!r} does not exist")
+        ensure_write_limit(name)
+        created = True
+    lease_id = UUID(body["lease_id"])
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew_lease, args=(lease_id, lease, stop), name="write-slot-lease", daemon=True
+    )
+    renewer.start()
     try:
-        with concurrency(
-            name,
-            occupy=1,
-            timeout_seconds=settings.write_slot_timeout_seconds,
-            lease_duration=settings.write_lease_seconds,
-            strict=True,
-            # A renewal hiccup must not kill a write half-way: the file lock still guards it.
-            raise_on_lease_renewal_failure=False,
-        ):
-            yield
-    except ConcurrencySlotAcquisitionError:
-        _limits_ready.discard(name)  # deleted meanwhile? the task's retry creates it again
-        raise
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            client.release_concurrency_slots_with_lease(lease_id)
+        except httpx.HTTPError as error:  # the write is committed: its lease runs out instead
+            logger.warning("could not release the write slot %s: %s", name, error)
+
+
+def _renew_lease(lease_id: UUID, lease: float, stop: threading.Event) -> None:
+    """Renew the lease every third of its length until ``stop``; a failed renewal is logged,
+    never fatal (a write must not die half-way: the writer lock still guards it)."""
+    from prefect.client.orchestration import get_client
+
+    while not stop.wait(lease / 3):
+        try:
+            with get_client(sync_client=True) as client:
+                client.renew_concurrency_lease(lease_id, lease_duration=lease)
+        except Exception as error:  # logged: the write goes on
+            logger.warning("could not renew the write slot's lease: %s", error)
 
 
 # --- events out ---------------------------------------------------------------------------------

@@ -24,31 +24,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-from newsledger.tasks.errors import NewsledgerError, UsageError
+from newsledger.tasks.errors import (
+    QueryError,
+    QueryMemory,
+    QueryOutputError,
+    QueryTimeout,
+)
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, sql
+from newsledger.tasks.values import sql_string
 
 FileFormat = Literal["parquet", "jsonl", "csv", "json"]
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class QueryError(NewsledgerError):
-    stage = "query"
-    code = "sql"
-
-
-class QueryTimeout(QueryError):
-    code = "timeout"
-
-
-class QueryMemory(QueryError):
-    code = "memory"
-
-
-class QueryOutputError(QueryError, UsageError):
-    """An ``--output`` that may not be written (the ledger, a folder, an existing file)."""
-
-    code = "output"
 
 
 def timeout_message(settings: Settings) -> str:
@@ -287,10 +274,6 @@ def _copy_options(file_format: FileFormat) -> str:
     }[file_format] + ", USE_TMP_FILE false"  # we write to our own temporary file already
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _is_ledger_file(output: Path, settings: Settings) -> bool:
     """Whether ``output`` is the ledger or one of its side files (by path, symlink or hard
     link: compared by device and inode, then by resolved path)."""
@@ -352,7 +335,7 @@ def export_query(
                 try:
                     writer.register("user_result", _ArrowStream(relation))
                     row = writer.execute(
-                        f"COPY (SELECT * FROM user_result) TO {_quote(temporary)} "
+                        f"COPY (SELECT * FROM user_result) TO {sql_string(temporary)} "
                         f"({_copy_options(file_format)})"
                     ).fetchone()
                 finally:

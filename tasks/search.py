@@ -35,20 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from newsledger.tasks.errors import NewsledgerError
+from newsledger.tasks.errors import NewsledgerError, SearchError
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, open_writer, sql
+from newsledger.tasks.values import sql_string, utc_now
 
 # Bump when the tokenizer, stop words or stemmer change: the index is then rebuilt.
 ANALYZER = "fts:tokenize+english_stopwords+porter/v1"
 SNIPPET_WORDS = 32
 MAX_QUERY_TERMS = 64  # one bit each in a revision's match mask
 log = logging.getLogger(__name__)
-
-
-class SearchError(NewsledgerError):
-    stage = "search"
-    code = "search"
 
 
 # --- the fts extension ------------------------------------------------------------------------
@@ -73,10 +69,6 @@ def fts_extension_file() -> Path:
     return path
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
     """Load ``fts`` from the wheel into this connection.
 
@@ -88,11 +80,11 @@ def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
             "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'fts'"
         ).fetchone()
         if not (installed and installed[0]):
-            conn.execute(f"INSTALL {_quote(str(path))}")
+            conn.execute(f"INSTALL {sql_string(str(path))}")
     except duckdb.Error:
         pass  # a read-only home folder: loading from the wheel below is enough
     try:
-        conn.execute(f"LOAD {_quote(str(path))}")
+        conn.execute(f"LOAD {sql_string(str(path))}")
     except duckdb.Error as error:
         raise SearchError(f"cannot load the DuckDB fts extension from {path}: {error}") from error
 
@@ -163,10 +155,6 @@ def _run_script(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, An
         conn.execute(body, used)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _reset(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -174,7 +162,7 @@ def _reset(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(
             "INSERT INTO search_stopwords SELECT unnest($words)", {"words": fts_stopwords()}
         )
-        _run_script(conn, "search_set_state", {"analyzer": ANALYZER, "now": _now()})
+        _run_script(conn, "search_set_state", {"analyzer": ANALYZER, "now": utc_now()})
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -201,8 +189,8 @@ def _index_chunk(conn: duckdb.DuckDBPyConnection, limit: int) -> int:
             {"first_doc_id": next_doc, "first_row": first_row, "last_row": last_row},
         )
         _run_script(conn, "search_chunk_words", {})
-        _run_script(conn, "search_add_chunk", {"run_id": next_run, "now": _now()})
-        _run_script(conn, "search_set_state", {"analyzer": ANALYZER, "now": _now()})
+        _run_script(conn, "search_add_chunk", {"run_id": next_run, "now": utc_now()})
+        _run_script(conn, "search_set_state", {"analyzer": ANALYZER, "now": utc_now()})
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -240,7 +228,7 @@ def _merge_runs(conn: duckdb.DuckDBPyConnection, fanout: int, max_postings: int)
                         "run_ids": [r[0] for r in runs],
                         "new_run_id": new_run,
                         "level": level + 1,
-                        "now": _now(),
+                        "now": utc_now(),
                     },
                 )
                 conn.execute("COMMIT")
@@ -400,7 +388,7 @@ def search(
         conn.execute("DROP TABLE IF EXISTS search_matches")
         details: dict[tuple[str, int], tuple[Any, ...]] = {}
         if rows:
-            ids = ", ".join(sorted({_quote(str(row[0])) for row in rows}))
+            ids = ", ".join(sorted({sql_string(str(row[0])) for row in rows}))
             for detail in conn.execute(
                 sql("search_hit_detail").replace("/*article_ids*/", ids)
             ).fetchall():

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from newsledger.tasks.revisions import (
     plan_batch,
 )
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.values import json_default, utc_now
 
 # DuckDB looks for pandas each time it converts a Python parameter; when pandas is not
 # installed every attempt searches sys.path again (thousands of times per run, ~0.3 ms each).
@@ -102,7 +102,9 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[int]:
         conn.execute("BEGIN TRANSACTION")
         try:
             conn.execute(path.read_text(encoding="utf-8"))
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()]
+            )
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")
@@ -141,10 +143,6 @@ def create_ledger(path: Path) -> list[int]:
     finally:
         scratch.unlink(missing_ok=True)
         Path(f"{scratch}.wal").unlink(missing_ok=True)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -369,7 +367,7 @@ def begin_run(
             {
                 "run_id": run_id,
                 "flow": flow,
-                "started_at": _now(),
+                "started_at": utc_now(),
                 "orchestrator": orchestrator,
                 "prefect_flow_run_id": prefect_flow_run_id,
                 "host": host,
@@ -399,7 +397,7 @@ def finish_run(
             sql("finish_run"),
             {
                 "run_id": run_id,
-                "finished_at": _now(),
+                "finished_at": utc_now(),
                 "status": status,
                 "new": new,
                 "revised": revised,
@@ -466,19 +464,11 @@ def read_ledger_state(
     return LedgerState(article_of, latest)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple | set):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _insert(conn: duckdb.DuckDBPyConnection, statement: str, rows: Sequence[Any]) -> None:
     """Insert planned rows (dataclasses) with one statement, as one JSON parameter."""
     if rows:
         payload = [asdict(row) for row in rows]
-        conn.execute(sql(statement), {"rows": json.dumps(payload, default=_json_default)})
+        conn.execute(sql(statement), {"rows": json.dumps(payload, default=json_default)})
 
 
 BeforeCommit = Callable[[duckdb.DuckDBPyConnection, list[StoredOutcome]], None]
@@ -548,7 +538,7 @@ def write_batch(
     key and its outcomes in the same transaction, and a second write with that key (a retry
     after a failure that came once the first had committed) stores nothing and returns the
     outcomes of the first."""
-    now = _now()
+    now = utc_now()
     with open_writer(settings) as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
@@ -583,3 +573,7 @@ def write_batch(
             conn.execute("ROLLBACK")
             raise
     return outcomes, list(plan.stale)
+
+
+# tasks/web.py imports the encoder under its old name (until it imports tasks.values)
+_json_default = json_default

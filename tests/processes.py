@@ -57,7 +57,10 @@ def has_open(pid: int, path: Path) -> bool:
 def session_processes(session_id: int) -> list[str]:
     """``pid command`` of every live (non-zombie) process of a session, from ps."""
     out = subprocess.run(
-        ["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True
+        ["ps", "-ww", "-e", "-o", "pid=,sid=,stat=,args="],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
     return [
@@ -65,6 +68,22 @@ def session_processes(session_id: int) -> list[str]:
         for r in rows
         if int(r[1]) == session_id and not r[2].startswith("Z")
     ]
+
+
+def flow_run_processes(session_id: int) -> list[str]:
+    """``pid command`` (as :func:`session_processes` gives them) of the flow-run processes of a
+    ``newsledger serve`` session: the children of its fork server (serve forks every flow run
+    from a warm fork server, see flows/serve.py)."""
+    out = subprocess.run(
+        ["ps", "-ww", "-e", "-o", "pid=,ppid=,sid=,stat=,args="],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split(None, 4) for line in out.splitlines() if line.strip()]
+    rows = [r for r in rows if int(r[2]) == session_id and not r[3].startswith("Z")]
+    servers = {r[0] for r in rows if len(r) > 4 and "multiprocessing.forkserver" in r[4]}
+    return [f"{r[0]} {r[4] if len(r) > 4 else ''}" for r in rows if r[1] in servers]
 
 
 # A child that holds the ledger's write slot (``ledger_write``), says "holding", sleeps

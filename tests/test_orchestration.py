@@ -28,7 +28,7 @@ from fixture_site import FixtureSite
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader
 from prefect_server import Server, clean_env, client, free_port, wait_for
-from processes import SLOT_WRITER, session_processes
+from processes import SLOT_WRITER, flow_run_processes, session_processes
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -450,7 +450,6 @@ def test_an_event_cannot_choose_the_ledger(
     newsledger.article.revised event's payload names."""
     from newsledger.flows.serve import send_events
     from newsledger.tasks.events import ARTICLE_REVISED, EventSpec, article_resource
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     site.set_page("/news/ledger.html", story("Ledger choice", 1))
     url = site.url("/news/ledger.html")
@@ -462,8 +461,7 @@ def test_an_event_cannot_choose_the_ledger(
         article_resource(article_id),
         {"article_id": article_id, "revision": 2, "ledger": str(other)},
     )
-    with temporary_settings(updates={PREFECT_API_URL: served.server.api_url}):
-        send_events([event])
+    send_events(served.server.api_url, [event])
 
     def watched() -> float | None:
         rows = served.query("SELECT watch_factor FROM tracked_urls WHERE url = $u", {"u": url})
@@ -525,8 +523,8 @@ def test_ctrl_c_on_serve_ends_in_flight_runs(
         wait_for(
             lambda: site.count("/news/slow.html") > 0, "the run to fetch the slow page", log=log
         )
-        engines = [p for p in session_processes(process.pid) if "prefect.engine" in p]
-        assert engines, engines
+        engines = flow_run_processes(process.pid)
+        assert engines, session_processes(process.pid)
 
         # Ctrl+C in serve's terminal signals its whole process group, in no set order. A
         # flow-run process that acts on it races serve's graceful stop, and at some moments

@@ -17,6 +17,9 @@ What it does, in ONE run:
 4. For each page, one after the other: runs `newsledger submit URL` (a new process, as a user
    would) and polls the ledger (read-only, every 0.25 s) until the story is there.
 
+Also times, per page and under the same load, the baseline: the same work in-process
+(`newsledger ingest --local URL`, a new process, no Prefect), and prints the ratio.
+
 Prints, per page and as median / max: the wall time of the `submit` command, submit → stored
 (from the start of the `submit` command to the story readable in the ledger), and where the
 time went according to the Prefect server (event → flow run created by the trigger → flow run
@@ -89,6 +92,17 @@ def stored(ledger: Path, url: str) -> bool:
     except duckdb.Error:  # the writer holds the file for a moment, or no schema yet
         return False
     return bool(row and row[0])
+
+
+def finished_runs(ledger: Path) -> int:
+    try:
+        with duckdb.connect(str(ledger), read_only=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM ingest_runs WHERE finished_at IS NOT NULL"
+            ).fetchone()
+    except duckdb.Error:
+        return 0
+    return int(row[0]) if row else 0
 
 
 def main() -> None:
@@ -185,6 +199,7 @@ def main() -> None:
 
         submit_walls: list[float] = []
         latencies: list[float] = []
+        baselines: list[float] = []
         with FixtureSite() as site:
             for n in range(args.pages):
                 site.set_page(f"/story-{n}.html", page(n))
@@ -202,7 +217,32 @@ def main() -> None:
                 submit_walls.append(t1 - t0)
                 latencies.append(t2 - t0)
                 print(f"page {n}: submit command {t1 - t0:.2f} s, submit → stored {t2 - t0:.2f} s")
-                time.sleep(1.0)  # let the run finish before the next one
+                # the next page is submitted once this run has ended (its search-index
+                # refresh and finish hold the write slot a little longer): each figure is
+                # one event's path, not a queue behind the previous run
+                wait(lambda n=n: finished_runs(ledger) > n, f"run {n} finished", step=0.25)
+                # the baseline, under the same load: the same work in-process (`ingest URL
+                # --local`, a new process, its own ledger), with no Prefect at all
+                site.set_page(f"/local-{n}.html", page(n))
+                t3 = time.perf_counter()
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "newsledger.flows.cli",
+                        "ingest",
+                        "--local",
+                        "--no-show",
+                        "--db",
+                        str(work / "baseline.duckdb"),
+                        site.url(f"/local-{n}.html"),
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                baselines.append(time.perf_counter() - t3)
+                print(f"        baseline: `ingest --local` of a like page {baselines[-1]:.2f} s")
 
         print(
             f"\nsubmit → stored over {args.pages} pages "
@@ -210,6 +250,13 @@ def main() -> None:
             f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s; "
             f"the `submit` command itself: median {statistics.median(submit_walls):.2f} s"
         )
+        baseline = statistics.median(baselines)
+        print(
+            f"baseline, the same work in-process (`ingest --local`, a new process): median "
+            f"{baseline:.2f} s; submit → stored / baseline = "
+            f"{statistics.median(latencies) / baseline:.2f}"
+        )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
         breakdown(api_url)
     finally:
         survivors = [line for process in reversed(processes) for line in stop_session(process)]
