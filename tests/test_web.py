@@ -409,20 +409,24 @@ def test_entries_beyond_the_per_poll_cap_are_not_lost(site: FixtureSite, tmp_pat
     assert [site.count(p) for p in pages] == [1] * 5
 
 
-@pytest.mark.parametrize("recovery", ["poll", "refresh"])
+@pytest.mark.parametrize(
+    ("recovery", "overlap"), [("poll", True), ("refresh", True), ("poll", False)]
+)
 def test_a_poll_that_dies_after_reading_its_feeds_loses_no_entry(
-    site: FixtureSite, tmp_path: Path, recovery: str
+    site: FixtureSite, tmp_path: Path, recovery: str, overlap: bool
 ) -> None:
     pages = serve_articles(site, 3)
     serve_rss(site, "/rss.xml", pages)
-    settings = web_settings(tmp_path)
+    settings = web_settings(tmp_path, pipeline_overlap=overlap)
     feeds = feed_list(tmp_path, {"rss": site.url("/rss.xml")})
 
     def crash(*args: Any) -> Any:
         raise RuntimeError("the worker died while fetching pages")
 
+    # the fetch step of either path: the overlapped fetch stage, or the serial batch fetch
+    died = replace(PLAIN_WEB_STEPS, fetch_pages=crash, fetch_stream=crash)
     with pytest.raises(RuntimeError):
-        run_poll(feeds, settings, steps=replace(PLAIN_WEB_STEPS, fetch_pages=crash))
+        run_poll(feeds, settings, steps=died)
     assert rows(settings, "SELECT status FROM ingest_runs") == [("failed",)]
     assert all(site.count(p) == 0 for p in pages)
 

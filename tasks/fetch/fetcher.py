@@ -31,7 +31,7 @@ from newsledger.tasks.errors import (
 from newsledger.tasks.fetch.decoding import decode_body, parse_content_type
 from newsledger.tasks.fetch.guard import AddressGuard, Resolver, redact_userinfo, uts46_url
 from newsledger.tasks.fetch.politeness import HostGate, wire_host
-from newsledger.tasks.fetch.retries import RetryLater, backoff_delay, parse_retry_after
+from newsledger.tasks.fetch.retries import RetryLater, TimeBudget, backoff_delay, parse_retry_after
 from newsledger.tasks.fetch.robots import (
     ROBOTS_MAX_BYTES,
     RobotsCache,
@@ -228,32 +228,32 @@ class Fetcher:
             url, headers=headers, kind=kind, retries=self._settings.max_retries
         )
 
+    async def fetch_request(self, request: FetchRequest) -> FetchedPage | FetchError:
+        """Fetch one request; a failure comes back as a FetchError value, never raised (one
+        URL must never stop the others)."""
+        try:
+            return await self.fetch(
+                request.url,
+                etag=request.etag,
+                last_modified=request.last_modified,
+                kind=request.kind,
+            )
+        except FetchError as exc:
+            return exc
+        except Exception as exc:
+            log.exception("unexpected error fetching %s", redact_userinfo(request.url))
+            error = FetchError(
+                f"unexpected error fetching {redact_userinfo(request.url)}: {type(exc).__name__}",
+                code="unexpected",
+            )
+            error.__cause__ = exc
+            return error
+
     async def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchedPage | FetchError]:
         """Fetch all ``requests`` concurrently (within the politeness limits); results come
         back in input order, failures as FetchError values."""
-
-        async def one(request: FetchRequest) -> FetchedPage | FetchError:
-            try:
-                return await self.fetch(
-                    request.url,
-                    etag=request.etag,
-                    last_modified=request.last_modified,
-                    kind=request.kind,
-                )
-            except FetchError as exc:
-                return exc
-            except Exception as exc:  # one URL must never stop the others
-                log.exception("unexpected error fetching %s", redact_userinfo(request.url))
-                error = FetchError(
-                    f"unexpected error fetching {redact_userinfo(request.url)}: "
-                    f"{type(exc).__name__}",
-                    code="unexpected",
-                )
-                error.__cause__ = exc
-                return error
-
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(request)) for request in requests]
+            tasks = [group.create_task(self.fetch_request(request)) for request in requests]
         return [task.result() for task in tasks]
 
     # -- step 1: retries ---------------------------------------------------------------------
@@ -263,34 +263,43 @@ class Fetcher:
     ) -> FetchedPage:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        budget = TimeBudget(self._settings.url_budget_seconds, loop.time)
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                page = await self._follow(url, headers=headers, kind=kind)
+                page = await self._follow(url, headers=headers, kind=kind, budget=budget)
                 return replace(page, attempts=attempt, elapsed_seconds=loop.time() - started)
             except RetryLater as later:
                 error: FetchError = later.error
                 retry_after = later.retry_after
             except FetchError as exc:
                 error = exc
-            if not error.retryable or attempt > retries:
-                if attempt > 1:
-                    error.add_note(f"gave up after {attempt} attempts")
-                raise error
             delay = backoff_delay(
                 attempt,
                 base=self._settings.backoff_base_seconds,
                 cap=self._settings.backoff_max_seconds,
                 retry_after=retry_after,
             )
+            spent = error.retryable and attempt <= retries and budget.remaining() <= delay
+            if not error.retryable or attempt > retries or spent:
+                if spent:
+                    error.add_note(
+                        f"gave up after {attempt} attempt(s): the URL's time budget of "
+                        f"{budget.seconds:g} s (url_budget_seconds) is spent"
+                    )
+                elif attempt > 1:
+                    error.add_note(f"gave up after {attempt} attempts")
+                raise error
             log.info("retrying %s in %.2fs after attempt %d: %s", url, delay, attempt, error)
             await asyncio.sleep(delay)
 
     # -- step 2: redirects, guard, robots, politeness ---------------------------------------
 
-    async def _follow(self, url: str, *, headers: dict[str, str], kind: str) -> FetchedPage:
+    async def _follow(
+        self, url: str, *, headers: dict[str, str], kind: str, budget: TimeBudget
+    ) -> FetchedPage:
         current = self._guard.check_url(url)
         chain = [str(current)]
         for _hop in range(self._settings.max_redirects + 1):
@@ -306,7 +315,9 @@ class Fetcher:
                 await self._check_robots(current)
                 crawl_delay = self._crawl_delays.get(url_origin(current), 0.0)
             async with self._slot(host, crawl_delay):
-                outcome = await self._exchange(current, requested=url, headers=headers, kind=kind)
+                outcome = await self._exchange(
+                    current, requested=url, headers=headers, kind=kind, budget=budget
+                )
             if isinstance(outcome, FetchedPage):
                 return outcome
             current = self._guard.check_url(outcome)
@@ -384,18 +395,29 @@ class Fetcher:
     # -- step 3: one HTTP exchange -----------------------------------------------------------
 
     async def _exchange(
-        self, url: httpx.URL, *, requested: str, headers: dict[str, str], kind: str
+        self,
+        url: httpx.URL,
+        *,
+        requested: str,
+        headers: dict[str, str],
+        kind: str,
+        budget: TimeBudget,
     ) -> FetchedPage | httpx.URL:
-        """One GET under the total deadline: a page, or the next URL of a redirect."""
+        """One GET under the total deadline (or what is left of the URL's time budget, when
+        less): a page, or the next URL of a redirect."""
         assert self._client is not None  # checked in fetch()
-        total = self._settings.total_timeout
+        budget.start()  # the budget runs from the URL's first request on
+        total = min(self._settings.total_timeout, max(0.0, budget.remaining()))
         try:
             async with asyncio.timeout(total):
                 async with self._client.stream("GET", url, headers=headers) as response:
                     return await self._read_response(response, requested=requested, kind=kind)
         except TimeoutError as exc:
+            limit = f"{total:g} s" + (
+                "" if total >= self._settings.total_timeout else " (the rest of its time budget)"
+            )
             raise FetchTimeoutError(
-                f"{url} did not answer completely within {total} s", retryable=True
+                f"{url} did not answer completely within {limit}", retryable=True
             ) from exc
         except httpx.InvalidURL as exc:
             # httpx builds the next request of a redirect even when not following it, and

@@ -6,6 +6,7 @@ import email.utils
 import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from newsledger.tasks.errors import HTTPStatusError
@@ -54,3 +55,27 @@ def backoff_delay(
         return min(max(0.0, retry_after), cap)
     ceiling = min(cap, base * 2.0 ** min(attempt - 1, 64))
     return rng() * ceiling
+
+
+@dataclass
+class TimeBudget:
+    """The total time one URL may take across its attempts (``url_budget_seconds``), from its
+    first request on: each attempt's deadline is at most what is left of it, and no retry is
+    started once the backoff alone would use it up. Waiting for the host's first turn (the
+    politeness gate) does not count, so the pages queued behind a slow host's still get their
+    try; the slow host delays only its own pages."""
+
+    seconds: float
+    clock: Callable[[], float]
+    _started: float | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        """Start the budget (the first call only)."""
+        if self._started is None:
+            self._started = self.clock()
+
+    def remaining(self) -> float:
+        """Seconds left (all of them before the start)."""
+        if self._started is None:
+            return self.seconds
+        return self.seconds - (self.clock() - self._started)
