@@ -476,6 +476,38 @@ def test_batches_spread_over_hosts() -> None:
     assert interleave_hosts([]) == []
 
 
+def test_a_slow_host_delays_only_its_own_pages(site: FixtureSite, tmp_path: Path) -> None:
+    """The overlapped pipeline closes a batch on age, so the good pages fetched at once are
+    stored while a slowloris page (one byte every 3 s) is still being fetched; and its
+    retries end with its time budget (url_budget_seconds), not after 1 + max_retries
+    attempts of total_timeout each."""
+    good = serve_articles(site, 2)
+    settings = web_settings(
+        tmp_path,
+        read_timeout=5.0,  # the drip never trips the read timeout: only the deadlines end it
+        total_timeout=2.0,
+        max_retries=3,
+        url_budget_seconds=3.0,
+        batch_max_age_seconds=0.2,
+    )
+    stored: list[int] = []
+    context = pipeline.RunContext(on_progress=lambda done, _total: stored.append(done))
+
+    summary = run_url_ingest(
+        [site.url(p) for p in good] + [site.url("/stall")], settings, context=context
+    )
+
+    assert (summary.new, summary.failed) == (2, 1), summary.failures
+    # the good pages were written (in one batch, or two if they arrived apart) before the slow
+    # page ended, which came last in a batch of its own
+    assert stored in ([2, 3], [1, 2, 3]), stored
+    # attempt 1 ran into total_timeout (2 s); attempt 2 had the 1 s left of the budget; no
+    # third: without the budget there would have been four attempts (8 s)
+    assert len(site.requests("/stall")) == 2
+    ((error, message),) = rows(settings, "SELECT error, message FROM failures")
+    assert error == "timeout" and "time budget" in message, message
+
+
 # --------------------------------------------------------------------------- misbehaviours
 
 BAD_PAGES: dict[str, tuple[str, str, str]] = {
