@@ -889,9 +889,10 @@ def _run(
 
 
 def interleave_hosts(targets: Sequence[PageTarget]) -> list[PageTarget]:
-    """The targets taken round-robin over their hosts (order kept within a host), so that each
-    batch spreads over as many hosts as it can: batches are fetched one after the other, and
-    a batch of one outlet's pages would wait on that host's politeness limits alone."""
+    """The targets taken round-robin over their hosts (order kept within a host), so that the
+    pages fetched at any moment spread over as many hosts as they can: the fetch stage admits
+    a bounded window of pages in this order (the serial path: one batch after the other), and
+    a window of one outlet's pages would wait on that host's politeness limits alone."""
     queues: dict[str, list[PageTarget]] = {}
     for target in targets:
         queues.setdefault(urlsplit(target.url).hostname or "", []).append(target)
