@@ -7,8 +7,10 @@ stages at most), so memory stays flat however many pages a run has:
    page is fetched as soon as the politeness limits let it; finished pages (or their
    failures) gather in a batch that closes when it holds ``batch_size`` pages **or** when its
    first page has waited ``batch_max_age_seconds``, so a page is written soon after it is
-   fetched, whatever a slow host is still doing. At most ``2 × batch_size`` pages are being
-   fetched or waiting for the extraction stage at once (:func:`stream_fetches`);
+   fetched, whatever a slow host is still doing (once the extraction stage is free to take
+   it: while that stage is busy the batch fills up instead, since it would only wait). At
+   most ``2 × batch_size`` pages are being fetched or waiting for the extraction stage at
+   once (:func:`stream_fetches`);
 2. **extract** (a helper thread; the work itself runs in the run's extraction pool,
    ``tasks/extraction_pool.py``): batch N+1 is extracted …
 3. **write** (the caller's thread): … while batch N is written, in one short transaction, by
@@ -61,6 +63,12 @@ class Handoff(Generic[T]):
     def __init__(self, stopped: threading.Event, capacity: int = 1) -> None:
         self.stopped = stopped
         self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=capacity)
+        self._waiting = threading.Event()  # the next stage waits for an item
+
+    def idle(self) -> bool:
+        """True while the next stage waits for an item and none is queued: an item handed on
+        now is taken at once (the fetch stage closes a batch on age only then)."""
+        return self._waiting.is_set() and self._queue.empty()
 
     def put(self, item: T) -> None:
         """Hand ``item`` on, waiting while the next stage is busy; raise Stopped on a stop."""
@@ -84,10 +92,13 @@ class Handoff(Generic[T]):
         """``(True, item)``, or ``(False, None)`` at the end; a failure of the stage before is
         raised here, and Stopped on a stop."""
         while not self.stopped.is_set():
+            self._waiting.set()
             try:
                 kind, value = self._queue.get(timeout=STOP_POLL_SECONDS)
             except queue.Empty:
                 continue
+            finally:
+                self._waiting.clear()
             if kind == "error":
                 assert isinstance(value, BaseException)
                 raise value
@@ -182,16 +193,27 @@ def stream_fetches(
     on_batch: Callable[[FetchedPart], None],
     *,
     stopped: threading.Event,
+    ready: Callable[[], bool] = lambda: True,
     robots: RobotsCache | None = None,
     recent_requests: dict[str, datetime] | None = None,
 ) -> None:
     """Fetch every request with one Fetcher, calling ``on_batch`` (a blocking call, made from a
     helper thread so fetching goes on meanwhile) with each batch as it closes: on
-    ``batch_size`` results or ``batch_max_age_seconds`` after its first. Returns when every
-    request has been handed on; ``stopped`` ends it early (raising Stopped)."""
+    ``batch_size`` results, or ``batch_max_age_seconds`` after its first once ``ready()``
+    says the next stage would take it at once (while that stage is busy, a batch handed on
+    early would only wait, and many small batches cost a write each: it fills up instead).
+    Returns when every request has been handed on; ``stopped`` ends it early (Stopped)."""
     try:
         asyncio.run(
-            _stream(settings, requests, on_batch, stopped, robots or RobotsCache(), recent_requests)
+            _stream(
+                settings,
+                requests,
+                on_batch,
+                stopped,
+                ready,
+                robots or RobotsCache(),
+                recent_requests,
+            )
         )
     except BaseExceptionGroup as group:  # the task group's: a stop, or the error that ended it
         errors = group.subgroup(lambda error: not isinstance(error, Stopped))
@@ -215,6 +237,7 @@ async def _stream(
     requests: Sequence[FetchRequest],
     on_batch: Callable[[FetchedPart], None],
     stopped: threading.Event,
+    ready: Callable[[], bool],
     robots: RobotsCache,
     recent_requests: dict[str, datetime] | None,
 ) -> None:
@@ -246,7 +269,9 @@ async def _stream(
             opened = 0.0
             remaining = len(requests)
             while remaining:
-                wait = None if not batch else max(0.0, opened + max_age - loop.time())
+                wait = None
+                if batch:  # past its age: look again shortly, in case the next stage is free
+                    wait = max(STOP_POLL_SECONDS / 2, opened + max_age - loop.time())
                 try:
                     item = await asyncio.wait_for(done.get(), wait)
                 except TimeoutError:
@@ -256,7 +281,8 @@ async def _stream(
                         opened = loop.time()
                     batch.append(item)
                     remaining -= 1
-                if batch and (item is None or len(batch) >= size or not remaining):
+                aged = bool(batch) and loop.time() - opened >= max_age and ready()
+                if batch and (aged or len(batch) >= size or not remaining):
                     await hand(batch)
                     batch = []
 

@@ -352,6 +352,7 @@ def fetch_stream(
         _requests(targets),
         on_batch,
         stopped=handoff.stopped,
+        ready=handoff.idle,
         robots=start.robots,
         recent_requests=start.recent,
     )
