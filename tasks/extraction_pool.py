@@ -65,10 +65,12 @@ logger = logging.getLogger(__name__)
 
 Extracted: TypeAlias = ExtractedArticle | FailedInput
 
-# While no worker runs yet, a batch of fewer bytes than this is extracted in-process: about 40
-# ordinary news pages, ~1.5 s of extraction, about what starting the workers costs (a text
-# file costs far less per byte). A page bigger than SMALL_PAGE_BYTES always goes to the pool,
-# where the limits hold: that is where the hostile ones are.
+# While no worker runs yet, a run that has extracted fewer bytes than this so far (the batch at
+# hand included) extracts in-process: about 40 ordinary news pages, ~1.5 s of extraction,
+# about what starting the workers costs (a text file costs far less per byte). Counted over
+# the run, not per batch: a web run closes small batches (on age) and would otherwise never
+# start its workers. A page bigger than SMALL_PAGE_BYTES always goes to the pool, where the
+# limits hold: that is where the hostile ones are.
 SMALL_INPUT_BYTES = 2 * 1024 * 1024
 SMALL_PAGE_BYTES = 512 * 1024
 START_METHOD = "spawn"
@@ -267,6 +269,7 @@ class ExtractionPool:
         self._began = time.monotonic()
         self.started = 0  # workers started so far, replacements included
         self.startup_seconds: float | None = None  # start → first worker ready
+        self.in_process_bytes = 0  # extracted in-process by this run so far (wants_pool)
 
     def __enter__(self) -> ExtractionPool:
         return self
@@ -500,14 +503,14 @@ def active_pool() -> ExtractionPool | None:
 
 def wants_pool(pool: ExtractionPool | None, documents: Sequence[SourceDocument]) -> bool:
     """Extract in the pool, or in-process? In-process without a pool, with ``0`` workers, or
-    for a small input while no worker runs yet (a one-file ingest pays nothing): see
-    ``SMALL_INPUT_BYTES`` and ``SMALL_PAGE_BYTES``."""
+    while no worker runs yet and the run's input so far is small (a one-file ingest pays
+    nothing): see ``SMALL_INPUT_BYTES`` and ``SMALL_PAGE_BYTES``."""
     if pool is None or pool.limits.workers < 1 or not documents:
         return False
     if pool.running:
         return True
     sizes = [len(d.raw) for d in documents]
-    return sum(sizes) > SMALL_INPUT_BYTES or max(sizes) > SMALL_PAGE_BYTES
+    return pool.in_process_bytes + sum(sizes) > SMALL_INPUT_BYTES or max(sizes) > SMALL_PAGE_BYTES
 
 
 class Terminated(SystemExit):

@@ -130,6 +130,8 @@ def extract_documents(
     pool = active_pool()
     if pool is not None and wants_pool(pool, documents):
         return pool.extract(documents, mode)
+    if pool is not None:  # counted: the run starts its workers once it has extracted enough
+        pool.in_process_bytes += sum(len(document.raw) for document in documents)
     return [extract_document(document, mode) for document in documents]
 
 

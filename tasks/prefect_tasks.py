@@ -39,6 +39,7 @@ from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec
 from newsledger.tasks.load import Discovery, FileInput
 from newsledger.tasks.models import LastObservation, PreparedItem, RunSummary, StoredOutcome
+from newsledger.tasks.overlap import Handoff
 from newsledger.tasks.settings import Settings
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -343,7 +344,9 @@ FILE_INGEST_TASKS = pipeline.IngestSteps(
 
 
 # --- web ----------------------------------------------------------------------------------------
-# One task per batch of pages (fetching inside it is concurrent) and one for all feeds.
+# One task for all feeds; then one fetch-stream task for the run's fetching and, per batch of
+# pages, one extract-pages and one store-pages task (the three overlap: tasks/overlap.py). With
+# pipeline_overlap off, one fetch-pages and one store-pages task per batch, one after the other.
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
@@ -359,6 +362,20 @@ def poll_feeds_task(
 @task(name="fetch-pages", cache_policy=NO_CACHE)
 def fetch_pages_task(settings: Settings, targets: Sequence[web.PageTarget]) -> web.PageBatch:
     return web.fetch_pages(settings, targets)
+
+
+@task(name="fetch-stream", cache_policy=NO_CACHE)
+def fetch_stream_task(
+    settings: Settings, targets: Sequence[web.PageTarget], handoff: Handoff[web.FetchedBatch]
+) -> None:
+    """The fetch stage of the overlapped pipeline: one task for the run's fetching (in its
+    helper thread), handing batches to the extract stage as they close."""
+    web.fetch_stream(settings, targets, handoff)
+
+
+@task(name="extract-pages", cache_policy=NO_CACHE)
+def prepare_pages_task(settings: Settings, fetched: web.FetchedBatch) -> web.PageBatch:
+    return web.prepare_pages(settings, fetched)
 
 
 @task(name="store-pages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -381,6 +398,8 @@ WEB_TASKS = web.WebSteps(
     begin=begin_run_task,
     finish=finish_run_task,
     fetch_pages=fetch_pages_task,
+    fetch_stream=fetch_stream_task,
+    prepare_pages=prepare_pages_task,
     store_pages=store_pages_task,
     store_failures=store_batch_task,
     poll_feeds=poll_feeds_task,

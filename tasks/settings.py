@@ -32,6 +32,18 @@ class Settings(BaseSettings):
         description="Inputs per write transaction / task (each costs an open, a commit and a "
         "checkpoint of the file: ~60-100 ms)",
     )
+    batch_max_age_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A batch of fetched pages is closed (extracted, then written) this long "
+        "after its first page arrived, full or not: a page is stored soon after it is fetched",
+    )
+    pipeline_overlap: bool = Field(
+        True,
+        description="Web runs fetch, extract and write at once (batch N written while N+1 is "
+        "extracted and N+2 fetched); false: one batch after the other (the old serial path, "
+        "kept as the benchmarks' baseline)",
+    )
 
     # --- querying (newsledger sql / search / export) ---------------------------------------------
     query_timeout_seconds: float = Field(
@@ -142,6 +154,12 @@ class Settings(BaseSettings):
         30 * 1024 * 1024, description="Cap on the body after gzip/brotli/deflate decoding"
     )
     max_retries: int = 3
+    url_budget_seconds: float = Field(
+        90.0,
+        gt=0,
+        description="Total time one URL may take across its retries (from its first request, "
+        "backoff included): a slow host delays only its own pages",
+    )
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
     per_host_concurrency: int = 2

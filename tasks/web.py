@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
+from newsledger.tasks.extraction_pool import active_pool
 from newsledger.tasks.feeds import FeedSpec, parse_feed, read_feed_list, skip_code
 from newsledger.tasks.fetch import (
     FetchedPage,
@@ -36,11 +37,13 @@ from newsledger.tasks.fetch import (
 from newsledger.tasks.models import (
     FailedInput,
     KnownUnchanged,
+    LastObservation,
     PreparedItem,
     RunSummary,
     SourceDocument,
     StoredOutcome,
 )
+from newsledger.tasks.overlap import FetchedPart, Handoff, run_stages, stream_fetches
 from newsledger.tasks.pipeline import (
     LOCAL_RUN,
     RunContext,
@@ -286,24 +289,82 @@ def save_robots(conn: duckdb.DuckDBPyConnection, records: Iterable[RobotsRecord]
         conn.execute(sql("upsert_robots"), {"rows": json.dumps(rows, default=_json_default)})
 
 
+@dataclass
+class FetchedBatch:
+    """Fetch results of one batch, not yet extracted, with what the ledger knew of its URLs."""
+
+    targets: list[PageTarget]
+    results: list[FetchedPage | FetchError]
+    known: dict[str, LastObservation] = field(default_factory=dict)
+    """The last observation of each URL (a page's input is its URL), read before fetching."""
+    robots: list[RobotsRecord] = field(default_factory=list)  # robots.txt fetched meanwhile
+
+
+@dataclass(frozen=True)
+class CrawlStart:
+    """What a fetch stage reads from the ledger once before it starts."""
+
+    known: dict[str, LastObservation]
+    robots: RobotsCache
+    recent: dict[str, datetime]
+
+
+def read_crawl_start(settings: Settings, targets: Sequence[PageTarget]) -> CrawlStart:
+    """One short read: the last observations of the URLs, fresh robots.txt rules, the hosts
+    asked a moment ago (politeness)."""
+    urls = [t.url for t in targets]
+    with open_writer(settings) as conn:
+        return CrawlStart(
+            read_last_observations_by_input(conn, urls),
+            known_robots(conn, settings, urls),
+            recent_requests(conn, settings),
+        )
+
+
+def _requests(targets: Sequence[PageTarget]) -> list[FetchRequest]:
+    return [FetchRequest(t.url, t.etag, t.last_modified, "html") for t in targets]
+
+
 def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
     """Fetch a batch concurrently (conditional where we have validators) and extract what
-    changed. A 304 or an unchanged body costs no parsing or extraction."""
-    urls = [t.url for t in targets]
-    with open_writer(settings) as conn:  # one short read: last observations, robots.txt
-        known = read_last_observations_by_input(conn, urls)  # a page's input is its URL
-        robots = known_robots(conn, settings, urls)
-        recent = recent_requests(conn, settings)
-    results = fetch_all(
+    changed: the serial path (``pipeline_overlap`` false), one batch after the other."""
+    start = read_crawl_start(settings, targets)
+    results = fetch_all(settings, _requests(targets), start.robots, start.recent)
+    fetched = FetchedBatch(list(targets), results, start.known, list(start.robots.fetched.values()))
+    return prepare_pages(settings, fetched)
+
+
+def fetch_stream(
+    settings: Settings, targets: Sequence[PageTarget], handoff: Handoff[FetchedBatch]
+) -> None:
+    """The fetch stage of the overlapped pipeline: fetch every target with one Fetcher and
+    hand each batch on as it closes (``batch_size`` pages, or ``batch_max_age_seconds`` after
+    its first one), while the batches before it are extracted and written."""
+    start = read_crawl_start(settings, targets)
+
+    def on_batch(part: FetchedPart) -> None:
+        chosen = [targets[position] for position in part.positions]
+        known = {t.url: start.known[t.url] for t in chosen if t.url in start.known}
+        handoff.put(FetchedBatch(chosen, part.results, known, part.robots))
+
+    stream_fetches(
         settings,
-        [FetchRequest(t.url, t.etag, t.last_modified, "html") for t in targets],
-        robots,
-        recent,
+        _requests(targets),
+        on_batch,
+        stopped=handoff.stopped,
+        ready=handoff.idle,
+        robots=start.robots,
+        recent_requests=start.recent,
     )
+
+
+def prepare_pages(settings: Settings, fetched: FetchedBatch) -> PageBatch:
+    """Extract the pages of a fetched batch that changed. A 304 or an unchanged body costs no
+    parsing or extraction; a failed fetch is a recorded failure."""
     prepared: list[PreparedItem] = []
     fetches: list[FetchRecord] = []
     to_extract: list[tuple[int, SourceDocument]] = []
-    for target, result in zip(targets, results, strict=True):
+    for target, result in zip(fetched.targets, fetched.results, strict=True):
         record = _record(result, target.url, "page")
         fetches.append(record)
         if isinstance(result, FetchError):
@@ -312,7 +373,7 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
             )
             continue
         if result.not_modified:
-            last = known.get(target.url)
+            last = fetched.known.get(target.url)
             if last is None or not last.content_hash or not last.raw_hash:
                 prepared.append(
                     FailedInput(
@@ -353,10 +414,12 @@ def fetch_pages(settings: Settings, targets: Sequence[PageTarget]) -> PageBatch:
         )
         to_extract.append((len(prepared), document))
         prepared.append(FailedInput(target.url, "clean", "pending", ""))  # placeholder
-    extracted = prepare_documents([d for _, d in to_extract], known, settings.extraction_mode)
+    extracted = prepare_documents(
+        [d for _, d in to_extract], fetched.known, settings.extraction_mode
+    )
     for (position, _document), item in zip(to_extract, extracted, strict=True):
         prepared[position] = item
-    return PageBatch(list(targets), prepared, fetches, list(robots.fetched.values()))
+    return PageBatch(list(fetched.targets), prepared, fetches, list(fetched.robots))
 
 
 def load_archived(settings: Settings, document: SourceDocument) -> SourceDocument:
@@ -796,6 +859,8 @@ class WebSteps:
     begin: Callable[..., object]
     finish: Callable[..., None]
     fetch_pages: Callable[[Settings, Sequence[PageTarget]], PageBatch]
+    fetch_stream: Callable[[Settings, Sequence[PageTarget], Handoff[FetchedBatch]], None]
+    prepare_pages: Callable[[Settings, FetchedBatch], PageBatch]
     store_pages: Callable[[Settings, str, PageBatch], list[StoredOutcome]]
     store_failures: Callable[[Settings, str, Sequence[PreparedItem]], list[StoredOutcome]]
     poll_feeds: Callable[[Settings, str, Sequence[FeedSpec], bool], FeedPoll]
@@ -825,9 +890,10 @@ def _run(
 
 
 def interleave_hosts(targets: Sequence[PageTarget]) -> list[PageTarget]:
-    """The targets taken round-robin over their hosts (order kept within a host), so that each
-    batch spreads over as many hosts as it can: batches are fetched one after the other, and
-    a batch of one outlet's pages would wait on that host's politeness limits alone."""
+    """The targets taken round-robin over their hosts (order kept within a host), so that the
+    pages fetched at any moment spread over as many hosts as they can: the fetch stage admits
+    a bounded window of pages in this order (the serial path: one batch after the other), and
+    a window of one outlet's pages would wait on that host's politeness limits alone."""
     queues: dict[str, list[PageTarget]] = {}
     for target in targets:
         queues.setdefault(urlsplit(target.url).hostname or "", []).append(target)
@@ -843,11 +909,32 @@ def _fetch_and_store(
     summary: RunSummary,
     context: RunContext,
 ) -> None:
+    ordered = interleave_hosts(targets)
     done = 0
-    for batch in chunks(interleave_hosts(targets), settings.batch_size):
-        summary.add(steps.store_pages(settings, run_id, steps.fetch_pages(settings, batch)))
-        done += len(batch)
+    if not settings.pipeline_overlap:  # the serial path: fetch, extract, write, next batch
+        for batch in chunks(ordered, settings.batch_size):
+            summary.add(steps.store_pages(settings, run_id, steps.fetch_pages(settings, batch)))
+            done += len(batch)
+            context.progress(done, len(targets))
+        return
+    if not ordered:
+        return
+
+    def store(batch: PageBatch) -> None:
+        nonlocal done
+        summary.add(steps.store_pages(settings, run_id, batch))
+        done += len(batch.targets)
         context.progress(done, len(targets))
+
+    pool = active_pool()
+    run_stages(
+        lambda handoff: steps.fetch_stream(settings, ordered, handoff),
+        lambda fetched: steps.prepare_pages(settings, fetched),
+        store,
+        # a failed write, Ctrl+C, SIGTERM: stop the workers, so the batch being extracted
+        # ends at once (PoolClosed) instead of running to its end
+        on_stop=pool.close if pool is not None else lambda: None,
+    )
 
 
 def run_url_ingest(
@@ -1038,6 +1125,8 @@ PLAIN_WEB_STEPS = WebSteps(
     begin=begin_run,
     finish=finish_run,
     fetch_pages=fetch_pages,
+    fetch_stream=fetch_stream,
+    prepare_pages=prepare_pages,
     store_pages=store_pages,
     store_failures=store_batch,
     poll_feeds=poll_feeds,

@@ -229,3 +229,60 @@ def test_the_export_flow_writes_new_revisions_once(
         ("done", 1),
         ("done", 0),
     ]
+
+
+def test_a_poll_flow_fetches_extracts_and_stores_at_once_one_task_per_batch(
+    prefect_harness: Path, site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll-feeds flow run goes through the overlapped pipeline on Prefect's engine: one
+    fetch-stream task for the run's fetching (in a helper thread of the flow run), and per
+    batch one extract-pages and one store-pages task, never one per page."""
+    from newsledger.flows.web import poll_feeds
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    paragraph = "<p>{0}: the council met on Tuesday to debate the new budget for transport.</p>"
+    links = []
+    for i in range(4):
+        site.set_page(
+            f"/n/{i}.html",
+            f"<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>"
+            + paragraph.format(f"Story {i}") * 4
+            + "</article></body></html>",
+        )
+        links.append(f"<item><link>{site.url(f'/n/{i}.html')}</link><guid>{i}</guid></item>")
+    site.set_page(
+        "/rss.xml",
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>'
+        + "".join(links)
+        + "</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: fixture\n    url: {site.url('/rss.xml')}\n")
+    for name, value in {
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "PER_HOST_DELAY_SECONDS": "0",
+        "PER_HOST_CONCURRENCY": "8",
+        "BATCH_SIZE": "2",
+    }.items():
+        monkeypatch.setenv(f"NEWSLEDGER_{name}", value)
+    db = tmp_path / "ledger.duckdb"
+
+    state = poll_feeds(feeds_file=str(feeds), db=str(db), return_state=True)
+
+    assert state.is_completed()
+    summary = state.result()
+    assert (summary["new"], summary["failed"]) == (4, 0), summary["failures"]
+    assert query(db, "SELECT count(*) FROM revisions") == [(4,)]
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    names = [run.name.rsplit("-", 1)[0] for run in task_runs]
+    assert all(run.state is not None and run.state.is_completed() for run in task_runs)
+    assert names.count("fetch-stream") == 1 and "fetch-pages" not in names
+    # four pages in batches of two: two of each, whatever order they were fetched in
+    assert names.count("extract-pages") == names.count("store-pages") == 2, names

@@ -409,20 +409,24 @@ def test_entries_beyond_the_per_poll_cap_are_not_lost(site: FixtureSite, tmp_pat
     assert [site.count(p) for p in pages] == [1] * 5
 
 
-@pytest.mark.parametrize("recovery", ["poll", "refresh"])
+@pytest.mark.parametrize(
+    ("recovery", "overlap"), [("poll", True), ("refresh", True), ("poll", False)]
+)
 def test_a_poll_that_dies_after_reading_its_feeds_loses_no_entry(
-    site: FixtureSite, tmp_path: Path, recovery: str
+    site: FixtureSite, tmp_path: Path, recovery: str, overlap: bool
 ) -> None:
     pages = serve_articles(site, 3)
     serve_rss(site, "/rss.xml", pages)
-    settings = web_settings(tmp_path)
+    settings = web_settings(tmp_path, pipeline_overlap=overlap)
     feeds = feed_list(tmp_path, {"rss": site.url("/rss.xml")})
 
     def crash(*args: Any) -> Any:
         raise RuntimeError("the worker died while fetching pages")
 
+    # the fetch step of either path: the overlapped fetch stage, or the serial batch fetch
+    died = replace(PLAIN_WEB_STEPS, fetch_pages=crash, fetch_stream=crash)
     with pytest.raises(RuntimeError):
-        run_poll(feeds, settings, steps=replace(PLAIN_WEB_STEPS, fetch_pages=crash))
+        run_poll(feeds, settings, steps=died)
     assert rows(settings, "SELECT status FROM ingest_runs") == [("failed",)]
     assert all(site.count(p) == 0 for p in pages)
 
@@ -470,6 +474,38 @@ def test_batches_spread_over_hosts() -> None:
         "a.example/3",
     ]
     assert interleave_hosts([]) == []
+
+
+def test_a_slow_host_delays_only_its_own_pages(site: FixtureSite, tmp_path: Path) -> None:
+    """The overlapped pipeline closes a batch on age, so the good pages fetched at once are
+    stored while a slowloris page (one byte every 3 s) is still being fetched; and its
+    retries end with its time budget (url_budget_seconds), not after 1 + max_retries
+    attempts of total_timeout each."""
+    good = serve_articles(site, 2)
+    settings = web_settings(
+        tmp_path,
+        read_timeout=5.0,  # the drip never trips the read timeout: only the deadlines end it
+        total_timeout=2.0,
+        max_retries=3,
+        url_budget_seconds=3.0,
+        batch_max_age_seconds=0.2,
+    )
+    stored: list[int] = []
+    context = pipeline.RunContext(on_progress=lambda done, _total: stored.append(done))
+
+    summary = run_url_ingest(
+        [site.url(p) for p in good] + [site.url("/stall")], settings, context=context
+    )
+
+    assert (summary.new, summary.failed) == (2, 1), summary.failures
+    # the good pages were written (in one batch, or two if they arrived apart) before the slow
+    # page ended, which came last in a batch of its own
+    assert stored in ([2, 3], [1, 2, 3]), stored
+    # attempt 1 ran into total_timeout (2 s); attempt 2 had the 1 s left of the budget; no
+    # third: without the budget there would have been four attempts (8 s)
+    assert len(site.requests("/stall")) == 2
+    ((error, message),) = rows(settings, "SELECT error, message FROM failures")
+    assert error == "timeout" and "time budget" in message, message
 
 
 # --------------------------------------------------------------------------- misbehaviours

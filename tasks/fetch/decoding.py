@@ -1,0 +1,96 @@
+"""Body decoding: Content-Type parameters, and Content-Encoding undone under a size cap
+(httpx's own decoding does not stop compression bombs)."""
+
+from __future__ import annotations
+
+import zlib
+
+import brotli
+from newsledger.tasks.errors import ContentTypeError, ResponseTooLargeError
+
+
+def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """``("text/html", "utf-8")`` from ``"text/html; charset=UTF-8"``; Nones when absent."""
+    if not value:
+        return None, None
+    mime, _, parameters = value.partition(";")
+    charset = None
+    for parameter in parameters.split(";"):
+        name, _, raw = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = raw.strip().strip("\"'").lower() or None
+    return mime.strip().lower() or None, charset
+
+
+def decode_body(raw: bytes, content_encoding: str | None, limit: int, url: str = "") -> bytes:
+    """Undo ``Content-Encoding`` (gzip, deflate, br, identity; in reverse order of listing)
+    without ever producing more than ``limit`` bytes (ResponseTooLargeError beyond that)."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    data = raw
+    for coding in reversed(codings):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                data = _inflate(data, limit, wbits=16 + zlib.MAX_WBITS, multi_member=True)
+            elif coding == "deflate":
+                data = _inflate(data, limit, wbits=_deflate_wbits(data), multi_member=False)
+            elif coding == "br":
+                data = _unbrotli(data, limit)
+            elif coding != "identity":
+                raise ContentTypeError(f"unsupported Content-Encoding {coding!r} from {url}")
+        except _TooLarge:
+            raise ResponseTooLargeError(
+                f"body of {url} decompresses ({coding}) to more than {limit} bytes"
+            ) from None
+        except (zlib.error, brotli.error, _Truncated) as exc:
+            raise ContentTypeError(f"corrupt {coding} body from {url}: {exc}") from exc
+    if len(data) > limit:
+        raise ResponseTooLargeError(f"body of {url} is larger than {limit} bytes")
+    return data
+
+
+class _TooLarge(Exception):
+    """Internal: decompression went past the limit."""
+
+
+class _Truncated(Exception):
+    """Internal: the compressed stream ended early."""
+
+
+def _deflate_wbits(data: bytes) -> int:
+    """HTTP "deflate" should be zlib-wrapped, but some servers send raw deflate."""
+    has_zlib_header = (
+        len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+    )
+    return zlib.MAX_WBITS if has_zlib_header else -zlib.MAX_WBITS
+
+
+def _inflate(data: bytes, limit: int, *, wbits: int, multi_member: bool) -> bytes:
+    """Bounded zlib/gzip/deflate decoding: never holds more than ``limit + 1`` output bytes."""
+    out = bytearray()
+    while True:
+        decoder = zlib.decompressobj(wbits)
+        # max_length stops inflating once the budget is full; hitting it means "too large".
+        out += decoder.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise _TooLarge
+        if not decoder.eof:
+            raise _Truncated("the compressed stream is truncated")
+        data = decoder.unused_data
+        if not (multi_member and data.startswith(b"\x1f\x8b")):
+            return bytes(out)  # trailing garbage after the last gzip member is ignored
+
+
+def _unbrotli(data: bytes, limit: int) -> bytes:
+    """Bounded brotli decoding using ``output_buffer_limit`` (brotli >= 1.2)."""
+    decoder = brotli.Decompressor()
+    out = bytearray(decoder.process(data, output_buffer_limit=limit + 1))
+    while len(out) <= limit and not decoder.is_finished() and not decoder.can_accept_more_data():
+        chunk = decoder.process(b"", output_buffer_limit=limit + 1 - len(out))
+        if not chunk:
+            break
+        out += chunk
+    if len(out) > limit:
+        raise _TooLarge
+    if not decoder.is_finished():
+        raise _Truncated("the compressed stream is truncated")
+    return bytes(out)
