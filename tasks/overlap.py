@@ -52,7 +52,7 @@ JOIN_SECONDS = 10.0
 cannot be interrupted; one in the pool is stopped at once by closing the pool)."""
 
 
-class Stopped(Exception):
+class _Stopped(Exception):
     """The run is stopping (a stage failed, Ctrl+C, SIGTERM): the stage that sees it ends."""
 
 
@@ -71,12 +71,12 @@ class Handoff(Generic[T]):
         return self._waiting.is_set() and self._queue.empty()
 
     def put(self, item: T) -> None:
-        """Hand ``item`` on, waiting while the next stage is busy; raise Stopped on a stop."""
+        """Hand ``item`` on, waiting while the next stage is busy; raise _Stopped on a stop."""
         self._put(("item", item))
 
     def finish(self, error: BaseException | None = None) -> None:
         """No more items (``error``: because this stage failed)."""
-        with contextlib.suppress(Stopped):
+        with contextlib.suppress(_Stopped):
             self._put(("error", error) if error is not None else ("end", None))
 
     def _put(self, message: tuple[str, object]) -> None:
@@ -86,11 +86,11 @@ class Handoff(Generic[T]):
                 return
             except queue.Full:
                 continue
-        raise Stopped
+        raise _Stopped
 
     def get(self) -> tuple[bool, T | None]:
         """``(True, item)``, or ``(False, None)`` at the end; a failure of the stage before is
-        raised here, and Stopped on a stop."""
+        raised here, and _Stopped on a stop."""
         while not self.stopped.is_set():
             self._waiting.set()
             try:
@@ -105,7 +105,7 @@ class Handoff(Generic[T]):
             if kind == "end":
                 return False, None
             return True, value  # type: ignore[return-value]
-        raise Stopped
+        raise _Stopped
 
 
 def _thread(name: str, target: Callable[[], None]) -> threading.Thread:
@@ -134,7 +134,7 @@ def run_stages(
     def producer() -> None:
         try:
             produce(produced)
-        except Stopped:
+        except _Stopped:
             return
         except BaseException as error:
             produced.finish(error)
@@ -148,7 +148,7 @@ def run_stages(
                 if not more:
                     break
                 transformed.put(transform(item))  # type: ignore[arg-type]
-        except Stopped:
+        except _Stopped:
             return
         except BaseException as error:
             transformed.finish(error)
@@ -202,7 +202,7 @@ def stream_fetches(
     ``batch_size`` results, or ``batch_max_age_seconds`` after its first once ``ready()``
     says the next stage would take it at once (while that stage is busy, a batch handed on
     early would only wait, and many small batches cost a write each: it fills up instead).
-    Returns when every request has been handed on; ``stopped`` ends it early (Stopped)."""
+    Returns when every request has been handed on; ``stopped`` ends it early (_Stopped)."""
     try:
         asyncio.run(
             _stream(
@@ -216,9 +216,9 @@ def stream_fetches(
             )
         )
     except BaseExceptionGroup as group:  # the task group's: a stop, or the error that ended it
-        errors = group.subgroup(lambda error: not isinstance(error, Stopped))
+        errors = group.subgroup(lambda error: not isinstance(error, _Stopped))
         if errors is None:
-            raise Stopped from None
+            raise _Stopped from None
         leaves = _leaves(errors)
         if len(leaves) == 1:
             raise leaves[0] from None
@@ -289,7 +289,7 @@ async def _stream(
         async def watch() -> None:
             while not stopped.is_set():
                 await asyncio.sleep(STOP_POLL_SECONDS)
-            raise Stopped
+            raise _Stopped
 
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(watch())
@@ -303,4 +303,4 @@ async def _stream(
             watcher.cancel()
 
 
-__all__ = ["FetchedPart", "Handoff", "Stopped", "run_stages", "stream_fetches"]
+__all__ = ["FetchedPart", "Handoff", "_Stopped", "run_stages", "stream_fetches"]
