@@ -214,19 +214,18 @@ def _write(
         else:
             Path(target).mkdir(parents=True, exist_ok=True)
         params = {"target": target}
-        marks = [
-            (str(row[0]), int(row[1]))
-            for row in conn.execute(store.sql("export_new_marks"), params).fetchall()
-        ]
-        if not marks:
+        found = conn.execute(store.sql("export_new_marks"), params).fetchall()
+        if not found:
             return 0, 0, []
+        marks = [(str(row[0]), int(row[1])) for row in found]
+        since = min(row[2] for row in found)
         pending = store.sql("export_pending_revisions").strip().rstrip(";")
         row = conn.execute(
             f"COPY ({pending}) TO {_quote(target)} (FORMAT parquet, COMPRESSION zstd, "
             f"PARTITION_BY ({', '.join(partition_by)}), "
             f"FILENAME_PATTERN {_quote(FILE_PREFIX + export_id + '-{i}')}, "
             "OVERWRITE_OR_IGNORE true, RETURN_FILES true)",
-            params,
+            {**params, "since": since},
         ).fetchone()
     rows, files = (int(row[0]), len(row[1])) if row else (0, 0)
     return rows, files, marks
