@@ -1058,14 +1058,10 @@ def export(
 def _export_partitioned(
     ctx: typer.Context, output: Path, partition_by: str, everything: bool, db: Path | None
 ) -> None:
-    from newsledger.tasks.errors import NewsledgerError
     from newsledger.tasks.exports import export_partitioned
 
-    try:
-        result = export_partitioned(_settings(ctx, db), output, partition_by, everything=everything)
-    except NewsledgerError as error:
-        err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
-        raise typer.Exit(_exit_code(error)) from None
+    # A NewsledgerError (an unknown key, no ledger) is printed by main(), exit 2 or 1.
+    result = export_partitioned(_settings(ctx, db), output, partition_by, everything=everything)
     cleaned = (
         f"; removed {result.cleaned_files} files of earlier exports" if result.cleaned_files else ""
     )
