@@ -57,7 +57,10 @@ if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
 SQL_DIR = Path(__file__).parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-LOCK_MESSAGE = re.compile(r"lock", re.IGNORECASE)
+# DuckDB's "Could not set lock on file … Conflicting lock is held in …". Not just "lock": a
+# corrupt file's "checksum … in block at location …" matched that, and was waited on for the
+# whole lock timeout instead of being reported.
+LOCK_MESSAGE = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
 
 # A killed writer leaves a WAL. duckdb 1.5.5 loses the replayed rows from a secondary index
 # (``revisions_article_id_idx``) when a WAL is replayed and the file is then closed without an
