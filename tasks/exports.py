@@ -26,13 +26,13 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 from newsledger.tasks import store
 from newsledger.tasks.errors import StoreError, UsageError
 from newsledger.tasks.settings import Settings
+from newsledger.tasks.values import sql_string, utc_now
 
 # What an export can be partitioned by (columns of export_pending_revisions.sql; times in UTC).
 PARTITION_KEYS = ("outlet", "language", "source_kind", "year", "month", "day")
@@ -77,14 +77,6 @@ def is_remote(target: str) -> bool:
     return target.startswith("s3://")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _load_httpfs(conn: duckdb.DuckDBPyConnection) -> None:
     """Load httpfs from the ``duckdb-extension-httpfs`` wheel (never downloaded)."""
     spec = importlib.util.find_spec("duckdb_extension_httpfs")
@@ -97,7 +89,7 @@ def _load_httpfs(conn: duckdb.DuckDBPyConnection) -> None:
     binary = next(folder.rglob("httpfs.duckdb_extension"), None)
     if binary is None:
         raise UsageError(f"no httpfs.duckdb_extension in {folder}")
-    conn.execute(f"INSTALL {_quote(str(binary))}")
+    conn.execute(f"INSTALL {sql_string(str(binary))}")
     conn.execute("LOAD httpfs")
     _s3_secret_from_environment(conn)
 
@@ -119,7 +111,7 @@ def _s3_secret_from_environment(conn: duckdb.DuckDBPyConnection) -> None:
         return
     if values["ENDPOINT"]:
         values["ENDPOINT"] = values["ENDPOINT"].removeprefix("https://").removeprefix("http://")
-    options = ", ".join(f"{k} {_quote(v)}" for k, v in values.items() if v)
+    options = ", ".join(f"{k} {sql_string(v)}" for k, v in values.items() if v)
     conn.execute(f"CREATE OR REPLACE TEMPORARY SECRET newsledger_s3 (TYPE s3, {options})")
 
 
@@ -191,7 +183,7 @@ def _begin(
                     "export_id": export_id,
                     "target": target,
                     "partition_by": list(partition_by),
-                    "started_at": _now(),
+                    "started_at": utc_now(),
                 },
             )
             # Files go only after the transaction that forgets them has committed: a kill in
@@ -221,9 +213,9 @@ def _write(
         since = min(row[2] for row in found)
         pending = store.sql("export_pending_revisions").strip().rstrip(";")
         row = conn.execute(
-            f"COPY ({pending}) TO {_quote(target)} (FORMAT parquet, COMPRESSION zstd, "
+            f"COPY ({pending}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd, "
             f"PARTITION_BY ({', '.join(partition_by)}), "
-            f"FILENAME_PATTERN {_quote(FILE_PREFIX + export_id + '-{i}')}, "
+            f"FILENAME_PATTERN {sql_string(FILE_PREFIX + export_id + '-{i}')}, "
             "OVERWRITE_OR_IGNORE true, RETURN_FILES true)",
             {**params, "since": since},
         ).fetchone()
@@ -251,7 +243,7 @@ def _finish(
                 store.sql("export_finish"),
                 {
                     "export_id": export_id,
-                    "finished_at": _now(),
+                    "finished_at": utc_now(),
                     "revisions": rows,
                     "files": files,
                 },
