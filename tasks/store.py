@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from newsledger.tasks import torn_blocks
 from newsledger.tasks.errors import DatabaseLockedError, StoreError
 from newsledger.tasks.models import (
     FailedInput,
@@ -162,11 +163,18 @@ def connect_with_retry(
     """Open the file, waiting (with jittered backoff) while another process holds its lock."""
     deadline = time.monotonic() + timeout
     delay = 0.02
+    repaired: list[torn_blocks.TornBlock] = []
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+            conn = duckdb.connect(str(path), read_only=read_only, config=config or {})
         except duckdb.Error as error:
+            block = torn_blocks.torn_block(path, error)
+            if block is not None and len(repaired) < MAX_TORN_BLOCKS:
+                torn_blocks.repair(path, block)
+                repaired.append(block)
+                continue
             if not _is_lock_error(error):
+                _undo_repairs(path, repaired)
                 raise StoreError(f"cannot open the ledger {path}: {error}") from error
             if time.monotonic() >= deadline:
                 raise DatabaseLockedError(
@@ -175,6 +183,48 @@ def connect_with_retry(
                 ) from error
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.1)  # a batch holds the lock for tens of milliseconds
+            continue
+        if repaired:
+            _confirm_repairs(conn, path, repaired)
+        return conn
+
+
+# A killed writer tears at most the block its checkpoint was writing (DuckDB writes one block
+# at a time); a few more are allowed, then the ledger is refused.
+MAX_TORN_BLOCKS = 4
+
+
+def _confirm_repairs(
+    conn: duckdb.DuckDBPyConnection, path: Path, repaired: list[torn_blocks.TornBlock]
+) -> None:
+    """Keep the checksum repairs only if every repaired block is a metadata block of the file
+    (the torn in-place write of a checkpoint); otherwise undo them and refuse the ledger."""
+    try:
+        foreign = [block for block in repaired if not torn_blocks.is_metadata_block(conn, block)]
+    except BaseException:
+        conn.close()
+        _undo_repairs(path, repaired)
+        raise
+    if foreign:
+        conn.close()
+        _undo_repairs(path, repaired)
+        raise StoreError(
+            f"cannot open the ledger {path}: block {foreign[0].block_id} fails its checksum and "
+            "is not a metadata block a killed checkpoint could have torn (damaged storage?); "
+            "restore a copy of the ledger"
+        )
+    blocks = ", ".join(str(block.block_id) for block in repaired)
+    print(
+        f"newsledger: repaired the ledger {path} after a writer was killed in a checkpoint: "
+        f"metadata block {blocks} was torn; the ledger is as of its last completed commit "
+        f"(recorded in {torn_blocks.repairs_log(path)})",
+        file=sys.stderr,
+    )
+
+
+def _undo_repairs(path: Path, repaired: list[torn_blocks.TornBlock]) -> None:
+    for block in reversed(repaired):
+        torn_blocks.undo(path, block)
 
 
 @contextmanager
