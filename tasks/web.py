@@ -728,6 +728,9 @@ def poll_feeds(
         }
         robots = known_robots(conn, settings, [s.url for s in specs])
         recent = recent_requests(conn, settings)
+    # Pages an earlier poll of any listed feed discovered but did not fetch (it was stopped,
+    # or met its page cap) are fetched now, even while their feed is not due again.
+    listed = [s.url for s in specs if s.enabled]
     specs = feeds_due(
         specs, {url: row[6] for url, row in state.items()}, now, everything=everything
     )
@@ -850,7 +853,7 @@ def poll_feeds(
             if candidates
             else []
         )
-        pending = conn.execute(sql("pending_urls"), {"feeds": [s.url for s in specs]}).fetchall()
+        pending = conn.execute(sql("pending_urls"), {"feeds": listed}).fetchall()
         fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
         discovered = [t for url, t in candidates.items() if url not in fetched]
         targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
