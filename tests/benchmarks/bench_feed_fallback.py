@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shim"))
 
-from newsledger.tasks.models import ExtractedArticle, SourceDocument  # noqa: E402
-from newsledger.tasks.pipeline import extract_document  # noqa: E402
+from newsledger.tasks.models import ExtractedArticle, SourceDocument
+from newsledger.tasks.pipeline import extract_document
 
 
 def main() -> None:
