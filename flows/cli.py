@@ -523,11 +523,32 @@ def history(
             f"-{r['words_removed']}",
             ", ".join(r["changed_fields"]) or "—",
             str(r["times_seen"]),
-            r["published"] or "—",
+            r["published"] or _from_feed(r["feed_published"]),
             r["change_reason"] or "—",
-            r["title"] or "—",
+            r["title"] or _from_feed(r["feed_title"]),
         )
     out.print(table)
+    from_feed = sorted(
+        {
+            r["feed_name"]
+            for r in revisions
+            if (r["title"] is None and r["feed_title"])
+            or (r["published"] is None and r["feed_published"])
+        }
+    )
+    if from_feed:
+        out.print(
+            f"(feed): the page states none; what the feed {', '.join(from_feed)} says. "
+            'All the feeds said of it: newsledger sql "SELECT * FROM feed_entry_metadata '
+            f"WHERE article_id = '{ref.article_id}'\"",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _from_feed(value: str | None) -> str:
+    """A history cell the page left empty: the feed's value, marked as the feed's."""
+    return f"{value} (feed)" if value else "—"
 
 
 def _time(value: datetime) -> str:

@@ -119,6 +119,17 @@ class Ledger:
                 conn.sql(sql("article_revisions"), params={"article_id": ref.article_id})
             )
 
+    def feed_entries(self, article: str | None = None) -> Any:
+        """What the feeds said of a story (an id, id prefix, URL or path; all stories when
+        omitted): one row per version of each feed's entry (``feed_entry_metadata``: feed,
+        title, published/updated, authors, summary, when first read, the observation of the
+        page it led to), oldest first."""
+        with open_reader(self.settings) as conn:
+            article_id = resolve_article(conn, article).article_id if article else None
+            return self._copy(
+                conn.sql(sql("feed_entry_metadata"), params={"article_id": article_id})
+            )
+
     def diff(self, article: str, a: int | None = None, b: int | None = None) -> StoryDiff:
         """The word-level diff of a story from revision ``a`` to ``b`` (default: its last
         change): ``.fields`` (title, byline, stated times), ``.inline`` and

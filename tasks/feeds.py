@@ -8,15 +8,17 @@ so a response body that spells a local path (``b"/etc/passwd"``) would be read f
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import feedparser
@@ -37,6 +39,7 @@ __all__ = [
     "FeedList",
     "FeedSpec",
     "ParsedFeed",
+    "entry_metadata_hash",
     "load_feed_list",
     "parse_feed",
     "parse_feed_list_text",
@@ -568,7 +571,7 @@ def _build_entry(
                 raw_link = href
                 break
     link = normalize_url(raw_link, base=rebase.link(rebase.stand_in)) if raw_link else None
-    title = _plain_text(raw.get("title"))
+    title = _metadata(lambda: _capped(_plain_text(raw.get("title")), TITLE_CHARS), None)
     if link is not None:
         identity = link
     elif guid is not None:
@@ -582,23 +585,65 @@ def _build_entry(
         )
         return (label, reason)
 
+    return FeedEntry(
+        guid=guid,
+        link=link,
+        raw_link=raw_link,
+        title=title,
+        published=_metadata(lambda: _to_datetime(_raw_get(raw, "published_parsed"), latest), None),
+        updated=_metadata(lambda: _to_datetime(_raw_get(raw, "updated_parsed"), latest), None),
+        authors=_metadata(lambda: _authors(raw), ()),
+        summary=_metadata(lambda: _capped(_summary(raw), SUMMARY_CHARS), None),
+        identity=identity,
+    )
+
+
+TITLE_CHARS = 1_000
+SUMMARY_CHARS = 2_000
+"""Longest title and summary kept of an entry (plain text; a feed may inline whole articles)."""
+
+_T = TypeVar("_T")
+
+
+def _metadata(read: Callable[[], _T], default: _T) -> _T:
+    """One metadata field of an entry, or ``default`` when reading it fails in any way: an
+    entry's title, dates, authors or summary are a second opinion, and a malformed one never
+    costs the entry its page."""
+    try:
+        return read()
+    except Exception:  # whatever feedparser handed over, the entry stays
+        return default
+
+
+def _summary(raw: Mapping[str, Any]) -> str | None:
     summary = _plain_text(raw.get("summary"))
     if summary is None:
         for content in raw.get("content") or []:
             summary = _plain_text(content.get("value"))
             if summary:
                 break
-    return FeedEntry(
-        guid=guid,
-        link=link,
-        raw_link=raw_link,
-        title=title,
-        published=_to_datetime(_raw_get(raw, "published_parsed"), latest),
-        updated=_to_datetime(_raw_get(raw, "updated_parsed"), latest),
-        authors=_authors(raw),
-        summary=summary,
-        identity=identity,
-    )
+    return summary
+
+
+def _capped(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def entry_metadata_hash(entry: FeedEntry) -> str:
+    """SHA-256 of what an entry states about its page (guid, title, times, authors, summary):
+    the key of one version of the entry's metadata in the ledger (``feed_entries``)."""
+    fields = [
+        entry.guid,
+        entry.title,
+        entry.published.isoformat() if entry.published else None,
+        entry.updated.isoformat() if entry.updated else None,
+        list(entry.authors),
+        entry.summary,
+    ]
+    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _is_absolute_http(value: str) -> bool:

@@ -24,7 +24,14 @@ import duckdb
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
 from newsledger.tasks.extraction_pool import active_pool
-from newsledger.tasks.feeds import FeedSpec, parse_feed, read_feed_list, skip_code
+from newsledger.tasks.feeds import (
+    FeedEntry,
+    FeedSpec,
+    entry_metadata_hash,
+    parse_feed,
+    read_feed_list,
+    skip_code,
+)
 from newsledger.tasks.fetch import (
     FetchedPage,
     FetchRequest,
@@ -678,6 +685,22 @@ def store_pages(settings: Settings, run_id: str, batch: PageBatch) -> list[Store
 # --- feeds --------------------------------------------------------------------------------------
 
 
+def feed_entry_row(feed_url: str, entry: FeedEntry) -> dict[str, Any]:
+    """What a feed says about the page an entry links to, as a ``feed_entries`` row (the
+    ledger adds it only when it differs from the latest version for that feed and URL)."""
+    return {
+        "feed_url": feed_url,
+        "url": entry.link,
+        "entry_hash": entry_metadata_hash(entry),
+        "guid": entry.guid,
+        "title": entry.title,
+        "published_at": entry.published,
+        "updated_at": entry.updated,
+        "authors": list(entry.authors),
+        "summary": entry.summary,
+    }
+
+
 def feeds_due(
     specs: Sequence[FeedSpec],
     next_poll: dict[str, datetime | None],
@@ -705,6 +728,9 @@ def poll_feeds(
         }
         robots = known_robots(conn, settings, [s.url for s in specs])
         recent = recent_requests(conn, settings)
+    # Pages an earlier poll of any listed feed discovered but did not fetch (it was stopped,
+    # or met its page cap) are fetched now, even while their feed is not due again.
+    listed = [s.url for s in specs if s.enabled]
     specs = feeds_due(
         specs, {url: row[6] for url, row in state.items()}, now, everything=everything
     )
@@ -722,6 +748,7 @@ def poll_feeds(
     feed_rows: list[dict[str, Any]] = []
     fetches: list[FetchRecord] = []
     candidates: dict[str, PageTarget] = {}
+    entry_rows: list[dict[str, Any]] = []
     for spec, result in zip(specs, results, strict=True):
         old = state.get(spec.url)
         interval = timedelta(minutes=spec.interval_minutes or settings.feed_interval_minutes)
@@ -769,6 +796,8 @@ def poll_feeds(
                     for label, reason in parsed.skipped:
                         poll.skip(spec.url, label, skip_code(reason), reason)
                     for entry in parsed.entries:
+                        if entry.link is not None:
+                            entry_rows.append(feed_entry_row(spec.url, entry))
                         if entry.link is None:  # a guid-only entry: nothing we can fetch
                             code = "unsupported_scheme" if entry.raw_link else "no_link"
                             poll.skip(
@@ -824,7 +853,7 @@ def poll_feeds(
             if candidates
             else []
         )
-        pending = conn.execute(sql("pending_urls"), {"feeds": [s.url for s in specs]}).fetchall()
+        pending = conn.execute(sql("pending_urls"), {"feeds": listed}).fetchall()
         fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
         discovered = [t for url, t in candidates.items() if url not in fetched]
         targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
@@ -839,6 +868,15 @@ def poll_feeds(
         conn.execute(sql("upsert_feeds"), {"rows": json.dumps(feed_rows, default=_json_default)})
         if new_rows:
             conn.execute(sql("insert_discovered"), {"rows": json.dumps(new_rows), "now": now})
+        if entry_rows:
+            conn.execute(
+                sql("insert_feed_entries"),
+                {
+                    "rows": json.dumps(entry_rows, default=_json_default),
+                    "run_id": run_id,
+                    "now": now,
+                },
+            )
         if poll.skips:
             conn.execute(
                 sql("insert_feed_skips"),

@@ -1,5 +1,7 @@
 -- Every revision of one article ($article_id), oldest first, with how often it was seen, the
--- publication time it stated and why it was made.
+-- publication time it stated, why it was made, and what a feed said of the story when the
+-- revision was observed (the latest feed_entries version seen by then; NULLs when no feed
+-- listed it): the feed's name, title, authors and publication time (a label as `published`).
 SELECT
     h.revision,
     h.observed_at,
@@ -14,8 +16,24 @@ SELECT
     (SELECT count(*) FROM observations AS o
       WHERE o.article_id = h.article_id AND o.revision = h.revision) AS times_seen,
     stated_time_label(t.published_at, t.published_time_known) AS published,
-    t.change_reason
+    t.change_reason,
+    fe.feed_name,
+    fe.feed_title,
+    fe.feed_authors,
+    stated_time_label(
+        fe.feed_published_at,
+        strftime(timezone('UTC', fe.feed_published_at), '%H:%M:%S') <> '00:00:00'
+    ) AS feed_published
 FROM article_history AS h
 JOIN revisions_timed AS t USING (article_id, revision)
+ASOF LEFT JOIN (
+    SELECT i.article_id, e.seen_at, coalesce(f.name, e.feed_url) AS feed_name,
+           e.title AS feed_title, e.authors AS feed_authors,
+           coalesce(e.published_at, e.updated_at) AS feed_published_at
+    FROM feed_entries AS e
+    JOIN article_identities AS i ON i.identity = e.url
+    LEFT JOIN feeds AS f ON f.feed_url = e.feed_url
+    WHERE i.article_id = $article_id
+) AS fe ON fe.article_id = h.article_id AND fe.seen_at <= h.observed_at
 WHERE h.article_id = $article_id
 ORDER BY h.revision;
