@@ -882,6 +882,110 @@ def setup_prefect(
     )
 
 
+@app.command("watch")
+def watch_command(
+    ctx: typer.Context,
+    article: Annotated[
+        str | None,
+        typer.Argument(help="Story to watch: article id (or 6+ char prefix), URL or path"),
+    ] = None,
+    outlet: Annotated[
+        str | None, typer.Option(help="Watch every story of this outlet (any case)")
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Watch every story whose revised text has all these words (stemmed)"),
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option(help="URL the change summary is POSTed to (JSON)")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name of the watch (default: from what it watches)")
+    ] = None,
+    list_watches: Annotated[bool, typer.Option("--list", help="List the watches")] = False,
+    remove: Annotated[
+        str | None, typer.Option(help="Remove the watch of this name (and its webhook block)")
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Be told when stories change: a Prefect automation on `newsledger.article.revised`
+    (one story, an outlet or a search) that POSTs a summary of the change to a webhook.
+    Needs a Prefect server (PREFECT_API_URL); the flows must run there (serve or a worker)."""
+    from newsledger.flows.runtime import api_headers
+    from newsledger.tasks import notify
+
+    settings = _settings(ctx, db)
+    chosen = [k for k, v in (("ARTICLE", article), ("--outlet", outlet), ("--search", search)) if v]
+    modes = len(chosen) + bool(list_watches) + bool(remove)
+    if modes != 1 or len(chosen) > 1:
+        raise UsageError(
+            "give one of ARTICLE, --outlet O or --search Q (with --webhook URL), "
+            "or --list, or --remove NAME"
+        )
+    if chosen and not webhook:
+        raise UsageError(f"{chosen[0]} needs --webhook URL (where to send the notifications)")
+    api_url = _require_prefect_server(settings, "watch")
+    rest = notify.PrefectRest(api_url, api_headers(settings))
+
+    if list_watches:
+        watches = rest.watches()
+        if as_json:
+            for w in watches:
+                out.print(notify.as_json(w), highlight=False, soft_wrap=True)
+            return
+        table = Table(title=f"watches on {api_url}", show_edge=False)
+        for column in ("name", "kind", "watches", "webhook", "enabled"):
+            table.add_column(column, overflow="fold")
+        for w in watches:
+            table.add_row(w.name, w.kind, w.value, w.webhook, "yes" if w.enabled else "no")
+        out.print(table)
+        return
+    if remove:
+        gone = rest.remove_watch(remove)
+        out.print(
+            f"removed the watch {gone.name!r} ({notify.describe(gone.kind, gone.value)})",
+            highlight=False,
+        )
+        return
+
+    assert webhook is not None
+    notify.check_webhook(webhook)
+    kind: notify.WatchKind
+    if article:
+        from newsledger.tasks.ledger import resolve_article
+        from newsledger.tasks.store import open_reader
+
+        with open_reader(settings, locked_down=False) as conn:
+            value = resolve_article(conn, article).article_id
+        kind = "story"
+    elif outlet:
+        kind, value = "outlet", " ".join(outlet.split())
+    else:
+        assert search is not None
+        kind, value = "search", " ".join(search.split())
+        terms = notify.query_terms(settings, value)
+        if terms is not None and not terms:
+            raise UsageError(f"the search {value!r} has only stop words: nothing to match")
+    made = rest.create_watch(
+        notify.Watch(
+            notify.check_name(name or notify.default_name(kind, value)),
+            kind,
+            value,
+            notify.redact(webhook),
+        ),
+        webhook,
+    )
+    if as_json:
+        out.print(notify.as_json(made), highlight=False, soft_wrap=True)
+        return
+    out.print(
+        f"watch {made.name!r}: each revision of {notify.describe(kind, value)} is POSTed "
+        f"to {made.webhook} (automation {made.automation_id})",
+        highlight=False,
+    )
+
+
 # --- query: search, index, export, stats --------------------------------------------------------
 
 

@@ -259,7 +259,7 @@ def send_events(
             "event": spec.event,
             "resource": spec.resource,
             "payload": spec.payload,
-            "related": [],
+            "related": [dict(r) for r in spec.related],
         }
         for spec in specs
     ]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
+from newsledger.tasks.metadata import split_sentences
+
 TOKEN = re.compile(r"\n\n|\S+")  # words, with paragraph breaks kept as tokens
 PARAGRAPH = "\n\n"
 
@@ -65,3 +67,40 @@ def word_diff(old: str, new: str, context: int = 8) -> Iterator[DiffPiece]:
             yield DiffPiece("removed", join(a[i1:i2]))
         if op in ("replace", "insert"):
             yield DiffPiece("added", join(b[j1:j2]))
+
+
+MAX_SENTENCE_CHARS = 500
+
+
+@dataclass(frozen=True)
+class SentenceChange:
+    """The first sentence that differs between two texts: ``added`` (new in the later text),
+    ``changed`` (as it now reads) or ``removed`` (as it read)."""
+
+    kind: Literal["added", "changed", "removed"]
+    sentence: str
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text, paragraph by paragraph (as update notes are split)."""
+    return [s for paragraph in (text or "").split(PARAGRAPH) for s in split_sentences(paragraph)]
+
+
+def first_changed_sentence(old: str, new: str) -> SentenceChange | None:
+    """The first sentence of ``new`` that ``old`` did not have (or, when the first difference
+    is a deletion, the sentence removed); None when the sentences are the same. Sentences
+    longer than ``MAX_SENTENCE_CHARS`` are cut there (with "…")."""
+    a, b = sentences(old), sentences(new)
+    for op, i1, _i2, j1, _j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op == "delete":
+            return SentenceChange("removed", _cut(a[i1]))
+        return SentenceChange("changed" if op == "replace" else "added", _cut(b[j1]))
+    return None
+
+
+def _cut(sentence: str) -> str:
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        return sentence
+    return sentence[: MAX_SENTENCE_CHARS - 1].rstrip() + "…"

@@ -129,6 +129,12 @@ class StoredOutcome:
     message: str | None = None
     stage: str | None = None
     error: str | None = None
+    # What a notification says about a new or revised story (tasks/notify.py)
+    outlet: str | None = None
+    previous_title: str | None = None  # the title before a revision that changed it
+    first_change: str | None = None  # the first changed sentence of the text
+    first_change_kind: str | None = None  # "added", "changed" or "removed"
+    observed_at: str | None = None  # when the revision was stored (ISO 8601, UTC)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
-from newsledger.tasks import exports, pipeline, store, web
+from newsledger.tasks import exports, notify, pipeline, store, web
 from newsledger.tasks.events import EventSpec, feed_events, outcome_events, report_line
 from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec
@@ -210,15 +210,52 @@ def _renew_lease(lease_id: UUID, lease: float, stop: threading.Event) -> None:
 def emit(specs: Iterable[EventSpec]) -> None:
     """Send events to the Prefect API (the flow/task run are attached as related resources)."""
     for spec in specs:
-        emit_event(spec.event, resource=spec.resource, payload=spec.payload)
+        emit_event(
+            spec.event,
+            resource=spec.resource,
+            payload=spec.payload,
+            related=[dict(r) for r in spec.related] or None,
+        )
 
 
 def _ledger(settings: Settings) -> str:
     return str(settings.db.expanduser().resolve())
 
 
+def watched_searches(settings: Settings, outcomes: Sequence[StoredOutcome]) -> dict[str, list[str]]:
+    """The search watches (tasks/notify.py) each revised story of a committed batch matches:
+    the watched queries are read from the server's automations (one request, only for a
+    batch with a revision), then matched against the stored revisions. A failure is logged
+    and costs only the search watches' notifications, never the batch."""
+    revised = [
+        (o.article_id, o.revision)
+        for o in outcomes
+        if o.outcome == "revised" and o.article_id and o.revision
+    ]
+    if not revised or not server_configured():
+        return {}
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            response = client.request("POST", "/automations/filter", json={"limit": 200})
+        queries = notify.watched_queries(response.json())
+        return notify.matching_searches(settings, revised, queries) if queries else {}
+    except Exception as error:  # logged: the batch is stored, its other events still go out
+        logger.warning("search watches not matched for this batch: %s", error)
+        return {}
+
+
 def _stored(settings: Settings, run_id: str, outcomes: list[StoredOutcome]) -> list[StoredOutcome]:
-    emit(outcome_events(run_id, outcomes, ledger=_ledger(settings)))
+    emit(
+        outcome_events(
+            run_id,
+            outcomes,
+            ledger=_ledger(settings),
+            web_base_url=settings.web_base_url,
+            searches=watched_searches(settings, outcomes),
+        )
+    )
     return outcomes
 
 

@@ -39,7 +39,7 @@ from newsledger.tasks.comparison import (
     normalise,
     story_hash,
 )
-from newsledger.tasks.diff import word_changes
+from newsledger.tasks.diff import SentenceChange, first_changed_sentence, word_changes
 from newsledger.tasks.errors import StoreError
 from newsledger.tasks.models import (
     ArticleContent,
@@ -469,6 +469,8 @@ def plan_batch(
         new_story = story_hash(content.title, content.authors, form, content.visible_text)
         after = fields_of(item, new_story)
         reason: ChangeReason
+        previous_title: str | None = None
+        first_change: SentenceChange | None = None
         if current is None:
             revision, outcome, reason = 1, "new", "first_seen"
             added, removed, changed = content.word_count, 0, []
@@ -492,6 +494,9 @@ def plan_batch(
             revision, outcome = current.revision + 1, "revised"
             reason = "reextracted" if before.raw_hash == document.raw_hash else "edited"
             added, removed = word_changes(before.text, content.text)
+            first_change = first_changed_sentence(before.text, content.text)
+            if before.title != content.title:
+                previous_title = before.title
             changed = changed_fields(before, after)
             if content.visible_text is not None and not {"title", "authors", "text"} & set(changed):
                 changed.append("visible_text")  # the page's shown text beside its articleBody
@@ -534,6 +539,11 @@ def plan_batch(
                 url,
                 added,
                 removed,
+                outlet=content.outlet,
+                previous_title=previous_title,
+                first_change=first_change.sentence if first_change else None,
+                first_change_kind=first_change.kind if first_change else None,
+                observed_at=now.isoformat(),
             )
         )
 

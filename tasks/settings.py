@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         ge=60.0,
         description="Lease of a held write slot; a killed writer's slot comes back after it",
     )
+    web_base_url: str | None = Field(
+        None,
+        description="Where `newsledger web` is reached (e.g. http://127.0.0.1:8000): "
+        "notifications of changed stories link to its story and diff pages; unset: no links",
+    )
     serve_poll_seconds: float = Field(
         1.0, gt=0, description="How often `newsledger serve` looks for flow runs to start"
     )

@@ -51,6 +51,15 @@ def test_outcomes_become_created_revised_and_failed_events() -> None:
         "words_added": 120,
         "words_removed": 0,
         "ledger": "/data/l.duckdb",
+        # what a notification says (tests/test_notify.py): nothing more is known of this one
+        "outlet": None,
+        "previous_title": None,
+        "first_change": None,
+        "first_change_kind": None,
+        "observed_at": None,
+        "story_url": None,
+        "diff_url": None,
+        "summary": "New story: A: 120 words. http://x/a",
     }
     assert revised.event == ARTICLE_REVISED
     assert revised.resource["prefect.resource.id"] == "newsledger.article.bbbb"
