@@ -17,6 +17,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(SHIM), *filter(None, [os.environ.get("PYTHONPATH")])]
 )
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Wide tables in every test process (xdist workers have no terminal; tmp paths are long there).
+os.environ["COLUMNS"] = "250"
 
 from fixture_site import FixtureSite, dialled, site  # noqa: E402, F401
 from newsledger.tasks.settings import Settings  # noqa: E402

@@ -28,7 +28,7 @@ SEED_NAME = "cnn-2025-09-02-idf-chief-netanyahu.txt"
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without any NEWSLEDGER_/PREFECT_ settings, wide output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))}
-    env.update({"COLUMNS": "200", "NO_COLOR": "1", **extra})
+    env.update({"COLUMNS": "250", "NO_COLOR": "1", **extra})
     return env
 
 

@@ -194,9 +194,18 @@ def test_submitted_url_is_stored_and_announced(served: Served, site: FixtureSite
     assert payload["words_added"] > 0 and payload["words_removed"] == 0
     assert any(r.role == "flow-run" for r in created[0].related)
 
+    # The report of the run that stored this URL (other tests' runs report on the same server).
+    (run_resource,) = [r for r in created[0].related if r.role == "flow-run"]
+    flow_run_id = run_resource.id.removeprefix("prefect.flow-run.")
+
     def report() -> list[Any]:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        runs = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         with client(served.server) as c:
-            return [a for a in c.read_latest_artifacts() if a.key == "ingest-urls-report"]
+            return [
+                a for a in c.read_artifacts(artifact_filter=runs) if a.key == "ingest-urls-report"
+            ]
 
     (artifact,) = wait_for(report, "the run's report artifact", log=served.log)
     assert artifact.type == "table"
