@@ -31,7 +31,8 @@ from newsledger.tasks.settings import Settings
 # 6: authors from a byline stated in words ("Von …", "Written by: …", "Autorin: …", a label
 # element and the name after it) where nothing else names one; a date or "http" is no name,
 # an outlet's name or "Staff" after a person's is dropped, a handle gives way to the byline's
-# spelled-out name.
+# spelled-out name; an "autor" class is a byline class, "Redaktion: …" and a date-then-name line
+# ("11.12.2019 - Name") are bylines in words.
 EXTRACTOR_REVISION = 6
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"

@@ -325,7 +325,7 @@ def strip_site_name(title: str, names: list[str]) -> str:
     return title[start:end].strip()
 
 
-BYLINE_CLASS = re.compile(r"author|byline", re.I)
+BYLINE_CLASS = re.compile(r"author|autor|byline", re.I)
 # an author's box, photo, biography or a comment's author: not the byline of the article
 NOT_BYLINE_CLASS = re.compile(
     r"comment|avatar|bio\b|box|info|image|img|photo|note|date|widget|count|teaser|slider|"
@@ -360,7 +360,8 @@ BYLINE_DATE = re.compile(
     r"\s*(?:\b(?:am|on|le|el|il|den|vom)\s+|[»·|•,]\s*)?\d{1,4}[./:-]\s*\d{0,2}|"
     r",?\s*\b(?:mo|di|mi|do|fr|sa|so|mon|tue|wed|thu|fri|sat|sun|lun|mer|jeu|ven|sam|dim)"
     r"\.?,?\s+\d.*|"
-    r"\s*\b(?:stand|zuletzt|updated|aktualisiert|published|veröffentlicht|posted|publiziert)\b.*",
+    r"\s*\b(?:stand|zuletzt|updated|aktualisiert|published|veröffentlicht|posted|publiziert|"
+    r"publicado|publié|pubblicato)\b.*",
     re.I,
 )
 
@@ -413,7 +414,15 @@ def byline_names(tree: Any) -> list[str]:
 # "Written by: Julie Mollins", "Ein Artikel von Pamela Sladky | 27.01.2022", "Autorin: …"
 TEXT_BYLINE = re.compile(
     r"^(?:(?:ein\s+)?(?:artikel|beitrag|text)\s+von|(?:written|reported|posted)\s+by|"
-    r"by|von|par|por|door|autor(?:in|en)?|author|verfasser(?:in)?|text)\s*:?\s+(?P<names>.+)$",
+    r"by|von|par|por|door|autor(?:in|en)?|author|verfasser(?:in)?|text|redaktion\s*:)"
+    r"\s*:?\s+(?P<names>.+)$",
+    re.I,
+)
+# a date, then the name: "11.12.2019 - Amelie L.", "04.02.2022 | 13:10 Uhr | Uta H.",
+# "06.11.2023 13:30 von Olga"
+DATE_THEN_NAME = re.compile(
+    r"^\d{1,2}\.\s?\d{1,2}\.\s?\d{4}(?:\s*[,|]?\s*\d{1,2}:\d{2}(?:\s*uhr)?)?"
+    r"\s*(?:[-–—|·•]\s*(?:von\s+|by\s+)?|von\s+|by\s+)(?P<names>[^\d|]+)$",
     re.I,
 )
 # a label element followed by the name ("<h5>Autor:</h5>Peter Maahn", "<b>Von:</b> Götz W.")
@@ -513,12 +522,15 @@ def text_byline_names(tree: Any, keep: Callable[[list[str]], list[str]]) -> list
     the name; outside comments, names capitalised, a trailing date, agency or outlet left out.
     A fallback for pages whose byline carries no author class and no structured data."""
     for element in tree.iter(TEXT_BYLINE_TAGS):
-        head = (element.text or "").strip()
+        head = (element.text or "").strip(" \t\n\r-–—|·•\xa0")
         if not head and len(element):
-            head = (element[0].text or "").strip()
-        if not head or head[:1].casefold() not in "bvpdatwer" or len(head) > MAX_TEXT_BYLINE_CHARS:
+            head = (element[0].text or "").strip(" \t\n\r-–—|·•\xa0")
+        first = head[:1].casefold()
+        if not first or not (first in "bvpdatwer" or first.isdigit()):
             continue
-        text = " ".join(" ".join(element.itertext()).split())
+        if len(head) > MAX_TEXT_BYLINE_CHARS:
+            continue
+        text = " ".join(" ".join(element.itertext()).split()).strip(" -–—|·•")
         if len(text) > MAX_TEXT_BYLINE_CHARS:
             continue
         if BYLINE_LABEL.match(text) and element.tag != "li":  # a menu item is no label
@@ -530,7 +542,7 @@ def text_byline_names(tree: Any, keep: Callable[[list[str]], list[str]]) -> list
                     following.append(" ".join(sibling.itertext()))
                 following.append(sibling.tail or "")
             names_text = " ".join(" ".join(following).split())
-        elif match := TEXT_BYLINE.match(text):
+        elif match := TEXT_BYLINE.match(text) or DATE_THEN_NAME.match(text):
             names_text = match.group("names")
         else:
             continue

@@ -246,3 +246,16 @@ def test_a_handle_gives_way_to_the_spelled_out_byline_name() -> None:
       "author":{"@type":"Person","name":"ariantester"}}</script>"""
     byline = '<span class="author-name">Arian Tester</span>'
     assert described(head, byline).authors == ("Arian Tester",)
+
+
+def test_date_then_name_lines_autor_classes_and_redaktion_labels() -> None:
+    assert described("", '<p class="muted">11.12.2019 - Amelie Probe</p>').authors == (
+        "Amelie Probe",
+    )
+    assert described("", "<small>04.02.2022 | 13:10 Uhr | Uta Beispiel</small>").authors == (
+        "Uta Beispiel",
+    )
+    autor = '<div class="autor"><h6>Jacobo Prueba | Publicado hace 3 horas</h6></div>'
+    assert described("", autor).authors == ("Jacobo Prueba",)
+    label = "<div><span>-&nbsp;Redaktion: Eberhard Probe (Pressesprecher)</span></div>"
+    assert described("", label).authors == ("Eberhard Probe",)

@@ -252,8 +252,9 @@ def preload() -> dict[str, float]:
     import trafilatura.external
 
     loads: dict[str, Callable[[], Any]] = {
+        # a parse in an unnamed language loads every locale (the parser alone loads none)
         "dateparser locales (htmldate)": lambda: (
-            htmldate.extractors.get_external_parser(),
+            htmldate.extractors.external_date_parser("21 juin 2018", "%Y-%m-%d"),
             getattr(htmldate.extractors, "month_words", lambda: None)(),
         ),
         "jusText stop lists (trafilatura)": trafilatura.external.jt_stoplist_init,
