@@ -28,7 +28,12 @@ from newsledger.tasks.settings import Settings
 # JSON-LD @id references and byline elements, organisations, labels and handles dropped.
 # 5: the shown text kept beside a JSON-LD articleBody (compared, and in the content hash);
 # a day-first publication meta tag read.
-EXTRACTOR_REVISION = 5
+# 6: authors from a byline stated in words ("Von …", "Written by: …", "Autorin: …", a label
+# element and the name after it) where nothing else names one; a date or "http" is no name,
+# an outlet's name or "Staff" after a person's is dropped, a handle gives way to the byline's
+# spelled-out name; an "autor" class is a byline class, "Redaktion: …" and a date-then-name line
+# ("11.12.2019 - Name") are bylines in words.
+EXTRACTOR_REVISION = 6
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
 # ("fast" truncates some articles to their lead or a menu: tests/benchmarks/bench_quality.py).
@@ -322,6 +327,19 @@ def choose_body(extracted: list[Block], article_body: str | None) -> tuple[list[
     return extracted, "extracted"
 
 
+def _letters(blocks: list[Block], enough: int) -> int:
+    """Letters and digits in the blocks, counted until ``enough`` (a whole article need not
+    be counted to know it passes)."""
+    count = 0
+    for block in blocks:
+        for character in block.text:
+            if character.isalnum():
+                count += 1
+                if count >= enough:
+                    return count
+    return count
+
+
 def clean_html_document(
     raw: bytes,
     name: str = "input",
@@ -359,7 +377,7 @@ def clean_html_document(
     blocks, body_source = choose_body(extracted, structured.article_body)
     if not blocks:
         raise ExtractionError(f"{name}: trafilatura found no main text in the page")
-    letters = sum(character.isalnum() for block in blocks for character in block.text)
+    letters = _letters(blocks, MIN_BODY_LETTERS)
     if letters < MIN_BODY_LETTERS:
         raise EmptyExtractionError(
             f"{name}: the extracted body has only {letters} letters or digits (fewer than "

@@ -16,6 +16,7 @@ from newsledger.tasks.clean import CleanedDocument
 from newsledger.tasks.models import ArticleContent, SourceDocument
 from newsledger.tasks.structured import (
     StructuredData,
+    _squash,
     author_list,
     choose_title,
     parse_datetime,
@@ -128,6 +129,11 @@ def fuller_authors(stated: list[str], byline: list[str]) -> list[str]:
     ("FOCUS-Online-Experte Robin Tschöpe" → "Robin Tschöpe"); else the stated authors."""
     if not stated:
         return byline
+    if len(stated) == len(byline) and all(
+        " " not in s and s != b and _squash(s) == _squash(b)
+        for s, b in zip(stated, byline, strict=True)
+    ):
+        return byline  # a handle ("arianschlichenmayer") of the name the byline spells out
     folded = [name.casefold() for name in stated]
     by = [name.casefold() for name in byline]
     if len(by) > len(folded) and set(folded) < set(by):
@@ -282,6 +288,7 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
         authors = author_list([str(page["author"])], outlets, hosts)
     if not header and structured is not None:
         authors = fuller_authors(authors, list(structured.byline_authors))
+        authors = authors or list(structured.text_byline_authors)
     if structured is not None:
         outlet = outlet or structured.outlet
     outlet = outlet or page.get("sitename") or None

@@ -11,6 +11,7 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,13 @@ NOT_NAMES = {
     "guest",
     "text",
     "phd",
+    "http",
+    "https",
 }
+# a date where a name should be ("lundi 9 décembre 2019 à 09h08", "On August 3")
+DATE_IN_NAME = re.compile(
+    r"\b(?:19|20)\d{2}\b|\b\d{1,2}[h:]\d{2}\b|^(?:on|am|le|el)\s+\S+\s+\d{1,2}\b", re.I
+)
 # Legal forms: a name ending in one is an organisation, not a person
 ORGANISATION_NAME = re.compile(
     r"(?:\b(?:gmbh|ag|se|kg|ltd|llc|inc|plc|corp|s\.?a|e\.\s?v|gbr|ug)\.?|\.(?:com|de|net|org|at|ch|"
@@ -68,7 +75,8 @@ ORGANISATION_NAME = re.compile(
     re.I,
 )
 SUFFIXES = re.compile(
-    r"\s+(?:says|said|writes|wrote|reports|stand|shares?|(?:tiempo de lectura|lesezeit|"
+    r"\s+(?:says|said|writes|wrote|reports|stand|shares?|staff(?:\s+(?:writer|reporter))?|"
+    r"(?:tiempo de lectura|lesezeit|"
     r"reading time|min(?:\.|utes?)? read)\b.*)\s*$",
     re.I,
 )
@@ -100,6 +108,8 @@ class StructuredData:
     organisations: tuple[str, ...] = field(default=())
     host: str | None = None
     byline_authors: tuple[str, ...] = ()
+    # a byline stated in words ("Von Klaus Stanjek"), where nothing else names an author
+    text_byline_authors: tuple[str, ...] = ()
     # a publication date a meta tag states day first (``18.10.2019 17:08``): htmldate reads
     # none of these, and takes another date of the page instead
     meta_published: datetime | None = None
@@ -220,6 +230,8 @@ def clean_author(name: str) -> str | None:
         return None
     if name.casefold() in NOT_NAMES or ORGANISATION_NAME.search(name):
         return None
+    if DATE_IN_NAME.search(name):
+        return None
     return name
 
 
@@ -266,14 +278,23 @@ def author_list(values: list[str], outlets: set[str], hosts: set[str] | None = N
         key = _squash(name)
         return key in folded_outlets or (" " not in name.strip() and key in folded_hosts)
 
+    def without_outlet(name: str) -> str:
+        """ "Adam Aaronson PhillyVoice" → "Adam Aaronson": an outlet's name after the person's."""
+        words = name.split()
+        for cut in range(len(words) - 1, 1, -1):
+            if is_outlet(" ".join(words[cut:])) and len(words[cut:]) <= 3:
+                return " ".join(words[:cut])
+        return name
+
     result: list[str] = []
     for value in values:
         if is_outlet(value):
             continue
         for name in split_names(value):
-            key = name.casefold()
             if is_outlet(name):
                 continue
+            name = without_outlet(name)
+            key = name.casefold()
             if key not in {r.casefold() for r in result}:
                 result.append(name)
     return result
@@ -304,7 +325,7 @@ def strip_site_name(title: str, names: list[str]) -> str:
     return title[start:end].strip()
 
 
-BYLINE_CLASS = re.compile(r"author|byline", re.I)
+BYLINE_CLASS = re.compile(r"author|autor|byline", re.I)
 # an author's box, photo, biography or a comment's author: not the byline of the article
 NOT_BYLINE_CLASS = re.compile(
     r"comment|avatar|bio\b|box|info|image|img|photo|note|date|widget|count|teaser|slider|"
@@ -337,9 +358,16 @@ MAX_BYLINE_CHARS = 80
 # a date or time after the name, or a byline that is only a date label ("Stand: 20. April")
 BYLINE_DATE = re.compile(
     r"\s*(?:\b(?:am|on|le|el|il|den|vom)\s+|[»·|•,]\s*)?\d{1,4}[./:-]\s*\d{0,2}|"
-    r"\s*\b(?:stand|zuletzt|updated|aktualisiert|published|veröffentlicht|posted|publiziert)\b.*",
+    r",?\s*\b(?:mo|di|mi|do|fr|sa|so|mon|tue|wed|thu|fri|sat|sun|lun|mer|jeu|ven|sam|dim)"
+    r"\.?,?\s+\d.*|"
+    r"\s*\b(?:stand|zuletzt|updated|aktualisiert|published|veröffentlicht|posted|publiziert|"
+    r"publicado|publié|pubblicato)\b.*",
     re.I,
 )
+
+
+# the only elements _byline_like can accept: a class, an id, an itemprop or a rel
+BYLINE_MARKED = "//*[@class or @id or @itemprop or @rel]"
 
 
 def _byline_like(element: Any) -> bool:
@@ -358,10 +386,12 @@ def byline_names(tree: Any) -> list[str]:
     """The names in the page's first byline element (class or id with *author* / *byline*,
     ``itemprop=author``, ``<a rel=author>``), outside comments and author boxes: the innermost
     such element, its text without "By"/"Von"/"Posted on … by"."""
-    for element in tree.iter():
-        if not _byline_like(element):
-            continue
-        if any(_byline_like(child) for child in element.iterdescendants()):
+    # one pass over the elements that carry a mark at all (document order), then the
+    # innermost of them: no other byline element below it
+    candidates = [e for e in tree.xpath(BYLINE_MARKED) if _byline_like(e)]
+    outer = {id(a) for e in candidates for a in e.iterancestors()}
+    for element in candidates:
+        if id(element) in outer:
             continue  # the innermost byline element holds the name alone
         if any(
             COMMENTS.search(f"{a.get('class') or ''} {a.get('id') or ''}")
@@ -377,6 +407,149 @@ def byline_names(tree: Any) -> list[str]:
         text = text.strip(" ·|•-–—,")
         if names := split_names(text):
             return names
+    return []
+
+
+# A short element that is a byline by its words, whatever its class: "Von Klaus Stanjek",
+# "Written by: Julie Mollins", "Ein Artikel von Pamela Sladky | 27.01.2022", "Autorin: …"
+TEXT_BYLINE = re.compile(
+    r"^(?:(?:ein\s+)?(?:artikel|beitrag|text)\s+von|(?:written|reported|posted)\s+by|"
+    r"by|von|par|por|door|autor(?:in|en)?|author|verfasser(?:in)?|text|redaktion\s*:)"
+    r"\s*:?\s+(?P<names>.+)$",
+    re.I,
+)
+# a date, then the name: "11.12.2019 - Amelie L.", "04.02.2022 | 13:10 Uhr | Uta H.",
+# "06.11.2023 13:30 von Olga"
+DATE_THEN_NAME = re.compile(
+    r"^\d{1,2}\.\s?\d{1,2}\.\s?\d{4}(?:\s*[,|]?\s*\d{1,2}:\d{2}(?:\s*uhr)?)?"
+    r"\s*(?:[-–—|·•]\s*(?:von\s+|by\s+)?|von\s+|by\s+)(?P<names>[^\d|]+)$",
+    re.I,
+)
+# a label element followed by the name ("<h5>Autor:</h5>Peter Maahn", "<b>Von:</b> Götz W.")
+BYLINE_LABEL = re.compile(
+    r"^(?:autor(?:in|en)?|author|verfasser(?:in)?|von|by|text|written by)\s*:?$", re.I
+)
+TEXT_BYLINE_TAGS = (
+    "p",
+    "span",
+    "div",
+    "em",
+    "i",
+    "strong",
+    "b",
+    "small",
+    "h4",
+    "h5",
+    "h6",
+    "byline",
+    "address",
+    "li",
+    "font",
+    "td",
+    "dd",
+)
+MAX_TEXT_BYLINE_CHARS = 100
+# words of a name are capitalised (or initials): "Jelko Djuren und Jutta Klaukien" is, the
+# sentence "von der Stadt geplant" is not
+NAME_WORD = re.compile(r"^(?:[^\W\d_][\w’'.-]*\.?)$")
+
+
+NAME_PARTICLES = frozenset(
+    [
+        "von",
+        "van",
+        "vom",
+        "zu",
+        "de",
+        "der",
+        "den",
+        "da",
+        "di",
+        "du",
+        "la",
+        "le",
+        "del",
+        "della",
+        "dos",
+        "das",
+        "ter",
+        "ten",
+        "bin",
+        "al",
+        "el",
+    ]
+)
+
+
+def _is_name(name: str) -> bool:
+    """One to four words, each capitalised or an initial, particles ("de la", "von") inside."""
+    words = name.split()
+    if not 1 <= len(words) <= 4 or not words[0][0].isupper() or not words[-1][0].isupper():
+        return False
+    return all(
+        NAME_WORD.match(word) and (word[0].isupper() or word in NAME_PARTICLES) for word in words
+    )
+
+
+def _leading_names(names: list[str]) -> list[str]:
+    """The names up to the first piece that is not a name (a role after the names:
+    "Uta Staschewski, Projektleiterin der HSS" → the name)."""
+    kept: list[str] = []
+    for name in names:
+        if not _is_name(name):
+            break
+        kept.append(name)
+    return kept
+
+
+def _in_comments(element: Any) -> bool:
+    return any(
+        COMMENTS.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+        for a in (element, *element.iterancestors())
+    )
+
+
+def _byline_text_names(text: str) -> list[str]:
+    text = BYLINE_DATE.split(text, maxsplit=1)[0].strip(" ·|•-–—,")
+    # "/SP-X", "(Pressesprecher)", ", dpa", ", 21 juin 2018" after the names
+    text = re.split(r"\s*[/(]\s*|\s*,\s*(?=\d)|,\s*(?=[^,]*$)(?=\S+$)", text, maxsplit=1)[0]
+    return _leading_names(split_names(text))
+
+
+def text_byline_names(tree: Any, keep: Callable[[list[str]], list[str]]) -> list[str]:
+    """The names of the page's first byline stated in words: a short element whose text is
+    "Von …" / "By …" / "Written by: …" / "Autorin: …", or a label element ("Autor:") followed by
+    the name; outside comments, names capitalised, a trailing date, agency or outlet left out.
+    A fallback for pages whose byline carries no author class and no structured data."""
+    for element in tree.iter(TEXT_BYLINE_TAGS):
+        head = (element.text or "").strip(" \t\n\r-–—|·•\xa0")
+        if not head and len(element):
+            head = (element[0].text or "").strip(" \t\n\r-–—|·•\xa0")
+        first = head[:1].casefold()
+        if not first or not (first in "bvpdatwer" or first.isdigit()):
+            continue
+        if len(head) > MAX_TEXT_BYLINE_CHARS:
+            continue
+        text = " ".join(" ".join(element.itertext()).split()).strip(" -–—|·•")
+        if len(text) > MAX_TEXT_BYLINE_CHARS:
+            continue
+        if BYLINE_LABEL.match(text) and element.tag != "li":  # a menu item is no label
+            following = [element.tail or ""]
+            for sibling in element.itersiblings():
+                if " ".join(following).strip() or len(" ".join(following)) > MAX_BYLINE_CHARS:
+                    break
+                if isinstance(sibling.tag, str):
+                    following.append(" ".join(sibling.itertext()))
+                following.append(sibling.tail or "")
+            names_text = " ".join(" ".join(following).split())
+        elif match := TEXT_BYLINE.match(text) or DATE_THEN_NAME.match(text):
+            names_text = match.group("names")
+        else:
+            continue
+        if not names_text or len(names_text) > MAX_BYLINE_CHARS or _in_comments(element):
+            continue
+        if names := keep(_byline_text_names(names_text)):
+            return names  # the first byline naming someone other than the outlet
     return []
 
 
@@ -443,6 +616,7 @@ def extract_structured(tree: Any) -> StructuredData:
     page_url = _text(article.get("url")) or meta.get("og:url") or canonical
     host = urlsplit(page_url).hostname if page_url and page_url.startswith("http") else None
     outlets = {o for o in [outlet, site_name, *organisations] if o}
+    hosts = {host} if host else set()
     h1s = [text for e in tree.iter("h1") if (text := " ".join(" ".join(e.itertext()).split()))]
     h1 = next((" ".join("".join(e.itertext()).split()) for e in tree.iter("h1")), None)
     return StructuredData(
@@ -468,6 +642,9 @@ def extract_structured(tree: Any) -> StructuredData:
         organisations=tuple(dict.fromkeys(organisations)),
         host=host,
         byline_authors=tuple(author_list(byline_names(tree), outlets, {host} if host else set())),
+        text_byline_authors=tuple(
+            text_byline_names(tree, lambda names: author_list(names, outlets, hosts))
+        ),
         meta_published=day_first_published(meta),
     )
 

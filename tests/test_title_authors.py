@@ -191,3 +191,71 @@ def test_byline_element_naming_more_authors_than_json_ld_wins() -> None:
       "author":{"@type":"Person","name":"FOCUS-Online-Experte Robin Tschöpe"}}</script>"""
     byline = '<span class="author-name">Robin Tschöpe</span>'
     assert described(roles, byline).authors == ("Robin Tschöpe",)
+
+
+# --- bylines stated in words (EXTRACTOR_REVISION 6) -----------------------------------------
+
+
+def test_byline_stated_in_words_when_nothing_else_names_an_author() -> None:
+    assert described("", "<p><em>Von <span>Erna Beispiel</span></em></p>").authors == (
+        "Erna Beispiel",
+    )
+    assert described("", "<p><em>Written by: <a href='/x'>Jo Example</a></em></p>").authors == (
+        "Jo Example",
+    )
+    dated = '<div class="meta">Ein Artikel von <b>Ada Muster</b> | 27.01.2022 - 12:45</div>'
+    assert described("", dated).authors == ("Ada Muster",)
+    weekday = "<div>Von Lisa Probe Mi, 18. Oktober 2023 um 12:50 Uhr</div>"
+    assert described("", weekday).authors == ("Lisa Probe",)
+    # a role after the name, a date after a comma, particles inside the name
+    role = "<p><strong>Autorin: Uta Probe, Projektleiterin der Stiftung in Tunis.</strong></p>"
+    assert described("", role).authors == ("Uta Probe",)
+    assert described("", "<div>par Didier Exemple , 21 juin 2018</div>").authors == (
+        "Didier Exemple",
+    )
+    assert described("", "<div>By&nbsp;<a>Jose de la Prueba</a></div>").authors == (
+        "Jose de la Prueba",
+    )
+
+
+def test_byline_label_element_followed_by_the_name() -> None:
+    assert described("", "<div><h5>Autor: </h5>Peter Probe/SP-X</div>").authors == ("Peter Probe",)
+    assert described("", "<div><b>Von:</b> <br/> Götz Beispiel</div>").authors == ("Götz Beispiel",)
+    menu = "<ul><li>Autoren</li><li><a>Chemie-Lexikon</a></li></ul>"  # a menu, not a label
+    assert described("", menu).authors == ()
+
+
+def test_text_byline_skips_the_outlet_sentences_and_comments() -> None:
+    head = '<meta property="og:site_name" content="The Example Press">'
+    body = "<div>By The Example Press - January 17, 2020</div><p><em>Written by: Jo Real</em></p>"
+    assert described(head, body).authors == ("Jo Real",)
+    assert described("", "<p>von der Stadt geplant und gebaut</p>").authors == ()
+    comment = '<ol class="commentlist"><li class="comment"><p>Von Anna Leserin</p></li></ol>'
+    assert described("", comment).authors == ()
+
+
+def test_dates_urls_staff_and_outlets_are_not_names() -> None:
+    assert author_list(["Marie Probe, lundi 9 décembre 2019 à 09h08"], set()) == ["Marie Probe"]
+    assert author_list(["Stefan Probe", "On August 3"], set()) == ["Stefan Probe"]
+    assert author_list(["Frank Probe, http"], set()) == ["Frank Probe"]
+    assert author_list(["Adam Probe ExampleVoice Staff"], {"ExampleVoice"}) == ["Adam Probe"]
+
+
+def test_a_handle_gives_way_to_the_spelled_out_byline_name() -> None:
+    head = """<script type="application/ld+json">{"@type":"NewsArticle","headline":"H",
+      "author":{"@type":"Person","name":"ariantester"}}</script>"""
+    byline = '<span class="author-name">Arian Tester</span>'
+    assert described(head, byline).authors == ("Arian Tester",)
+
+
+def test_date_then_name_lines_autor_classes_and_redaktion_labels() -> None:
+    assert described("", '<p class="muted">11.12.2019 - Amelie Probe</p>').authors == (
+        "Amelie Probe",
+    )
+    assert described("", "<small>04.02.2022 | 13:10 Uhr | Uta Beispiel</small>").authors == (
+        "Uta Beispiel",
+    )
+    autor = '<div class="autor"><h6>Jacobo Prueba | Publicado hace 3 horas</h6></div>'
+    assert described("", autor).authors == ("Jacobo Prueba",)
+    label = "<div><span>-&nbsp;Redaktion: Eberhard Probe (Pressesprecher)</span></div>"
+    assert described("", label).authors == ("Eberhard Probe",)

@@ -17,6 +17,7 @@ so the only difference between them is the one the kind makes. Pure functions, n
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
@@ -305,11 +306,13 @@ def reflow(page: Page, rng: random.Random) -> Pair:
             if node.tag in VERBATIM:
                 return
             if node.text:
-                node.text = wrap(node.text, indent + "  ")
+                with contextlib.suppress(ValueError):  # a control character lxml won't set:
+                    node.text = wrap(node.text, indent + "  ")  # that text stays as it was
             for child in node:
                 walk(child, depth + 1)
                 if child.tail:
-                    child.tail = wrap(child.tail, indent)
+                    with contextlib.suppress(ValueError):
+                        child.tail = wrap(child.tail, indent)
 
     walk(variant.getroot(), 0)
     return serialise(base), serialise(variant)
