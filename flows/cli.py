@@ -418,11 +418,26 @@ def reprocess(
             "--all", help="Re-extract every archived page, not only those from an older extractor"
         ),
     ] = False,
+    from_warc: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-warc",
+            help="Rebuild revisions from the .warc.gz files of this folder alone (into --db)",
+        ),
+    ] = None,
     prefect: PrefectOption = None,
     show: ShowOption = False,
     db: DbOption = None,
 ) -> None:
     """Re-extract archived raw pages with the current extractor (no fetching)."""
+    if from_warc is not None:
+        from newsledger.tasks.archive.rebuild import run_rebuild_from_warc
+
+        if not from_warc.is_dir():
+            raise typer.BadParameter(f"{from_warc} is not a folder", param_hint="'--from-warc'")
+        settings = _settings(ctx, db)
+        _report(settings, run_rebuild_from_warc(settings, from_warc).as_dict(), show)
+        return
     settings = _orchestration(_settings(ctx, db), prefect)
     summary = run_job(settings, "reprocess", all_pages=all_pages)
     _report(settings, summary, show)
@@ -997,6 +1012,7 @@ class SearchFormat(StrEnum):
 class ExportFormat(StrEnum):
     parquet = "parquet"
     jsonl = "jsonl"
+    warc = "warc"
 
 
 @app.command()
@@ -1141,10 +1157,29 @@ def export(
             "--all", help="With --partition-by: write every revision again (earlier files removed)"
         ),
     ] = False,
+    story: Annotated[
+        str | None, typer.Option(help="--format warc: the fetches of this story (id, URL)")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="--format warc: fetches from this time (UTC)")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="--format warc: fetches before this time (UTC)")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write the ledger (a table, a view or a query) to Parquet or JSON Lines for other tools,
-    or, with --partition-by, every new revision to a partitioned Parquet folder."""
+    or, with --partition-by, every new revision to a partitioned Parquet folder, or, with
+    --format warc, the WARC records of the fetches of a story or a time range."""
+    if output_format is ExportFormat.warc:
+        if query or table or partition_by:
+            raise typer.BadParameter(
+                "--format warc exports fetches: --story / --since / --until, no --query, "
+                "--table or --partition-by",
+                param_hint="'--format'",
+            )
+        _export_warc(ctx, output, story, since, until, force, db)
+        return
     if partition_by is not None:
         if query or table or output_format is not ExportFormat.parquet:
             raise typer.BadParameter(
@@ -1178,6 +1213,33 @@ def export(
         err.print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
         raise typer.Exit(_exit_code(error)) from None
     out.print(f"wrote {count} rows to {output} ({output_format.value})", highlight=False)
+
+
+def _export_warc(
+    ctx: typer.Context,
+    output: Path,
+    story: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    force: bool,
+    db: Path | None,
+) -> None:
+    from newsledger.tasks.archive.export import export_warc
+
+    result = export_warc(
+        _settings(ctx, db),
+        output,
+        story=story,
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
+        force=force,
+    )
+    missing = f"; {result.missing} exchanges missing from the archive" if result.missing else ""
+    out.print(
+        f"wrote {result.exchanges} exchanges of {result.fetches} fetches to {output} (warc)"
+        f"{missing}",
+        highlight=False,
+    )
 
 
 def _export_partitioned(

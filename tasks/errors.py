@@ -60,6 +60,8 @@ ExtractionPoolClosed           not a NewsledgerError on purpose (a RuntimeError)
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NewsledgerError(Exception):
     """Base of every error newsledger raises on purpose."""
@@ -154,6 +156,9 @@ class FetchError(NewsledgerError):
         super().__init__(message, code=code)
         self.status = status
         self.retryable = retryable
+        self.warc: tuple[Any, ...] = ()
+        """Where the exchanges of the failed fetch are in the WARC archive (``WarcLocation``
+        values, in order), when any response came back at all."""
 
 
 class BlockedURLError(FetchError):

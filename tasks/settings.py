@@ -45,6 +45,22 @@ class Settings(BaseSettings):
         "kept as the benchmarks' baseline)",
     )
 
+    # --- WARC archive (tasks/archive) -------------------------------------------------------
+    warc_enabled: bool = Field(
+        True,
+        description="Write every HTTP exchange of the web path (feeds, pages, robots.txt, "
+        "redirect hops, retries; 304s as revisit records) to the WARC archive; false: none",
+    )
+    warc_dir: Path | None = Field(
+        None, description="Folder of the .warc.gz files (default: warc/ beside the ledger)"
+    )
+    warc_max_file_mb: float = Field(
+        1024.0,
+        gt=0,
+        description="A .warc.gz file is closed, and the next record starts a new one, once it "
+        "reaches this size (MB)",
+    )
+
     # --- querying (newsledger sql / search / export) ---------------------------------------------
     query_timeout_seconds: float = Field(
         60.0,
@@ -207,6 +223,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def warc_folder(self) -> Path:
+        """Where the WARC files go: ``warc_dir``, or ``warc/`` beside the ledger."""
+        return self.warc_dir if self.warc_dir is not None else self.db.parent / "warc"
+
+    @property
+    def warc_max_file_bytes(self) -> int:
+        return max(1, int(self.warc_max_file_mb * 1024 * 1024))
 
     @property
     def full_user_agent(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
+from newsledger.tasks.archive import WarcLocation, warc_columns
 from newsledger.tasks.clean import extractor_version
 from newsledger.tasks.errors import FeedError, FetchError
 from newsledger.tasks.extraction_pool import active_pool
@@ -129,6 +130,7 @@ class FetchRecord:
     error: str | None = None
     compressed: bytes | None = None
     size: int | None = None
+    warc: tuple[WarcLocation, ...] = ()  # its exchanges in the WARC archive, the answer last
 
 
 @dataclass
@@ -166,7 +168,9 @@ def _now() -> datetime:
 
 def _record(page: FetchedPage | FetchError, url: str, purpose: str) -> FetchRecord:
     if isinstance(page, FetchError):
-        return FetchRecord(url, purpose, _now(), status=page.status, error=page.code)
+        return FetchRecord(
+            url, purpose, _now(), status=page.status, error=page.code, warc=page.warc
+        )
     raw_hash = hashlib.sha256(page.body).hexdigest() if page.body else None
     return FetchRecord(
         url,
@@ -182,6 +186,7 @@ def _record(page: FetchedPage | FetchError, url: str, purpose: str) -> FetchReco
         attempts=page.attempts,
         compressed=zlib.compress(page.body, 6) if page.body else None,
         size=len(page.body) if page.body else None,
+        warc=page.warc,
     )
 
 
@@ -476,6 +481,7 @@ def _insert_fetches(
                 "content_type": f.content_type,
                 "attempts": f.attempts,
                 "error": f.error,
+                **warc_columns(f.warc),
             }
             for f in fetches
         ]

@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from urllib.parse import urljoin
 
 import httpx
+from newsledger.tasks.archive import Exchange, WarcLocation, WarcWriter
 from newsledger.tasks.errors import (
     BlockedURLError,
     ConnectionFailedError,
@@ -39,7 +40,7 @@ from newsledger.tasks.fetch.robots import (
     robots_agent,
     url_origin,
 )
-from newsledger.tasks.fetch.transport import GuardedTransport
+from newsledger.tasks.fetch.transport import GuardedTransport, TappedStream, WireCapture
 from newsledger.tasks.settings import Settings
 from protego import Protego
 
@@ -96,6 +97,9 @@ class FetchedPage:
     """The charset parameter of the Content-Type header (not sniffed from the body)."""
     attempts: int = 1
     elapsed_seconds: float = 0.0
+    warc: tuple[WarcLocation, ...] = ()
+    """Where this fetch's exchanges (retries and redirect hops, the last one answering) are
+    in the WARC archive, in order; empty when archiving is off."""
 
     @property
     def not_modified(self) -> bool:
@@ -173,6 +177,16 @@ class Fetcher:
         self.robots_agent = robots_agent(self._settings.user_agent)
         self.robots_unavailable: dict[str, str] = {}
         """Origins whose robots.txt could not be read (treated as allow-all), with the reason."""
+        self.archive: WarcWriter | None = (
+            WarcWriter(
+                self._settings.warc_folder,
+                self._settings.warc_max_file_bytes,
+                software=self._settings.user_agent,
+            )
+            if self._settings.warc_enabled
+            else None
+        )
+        """The WARC writer every exchange goes to (None: ``warc_enabled`` is off)."""
 
     async def __aenter__(self) -> Fetcher:
         s = self._settings
@@ -183,6 +197,7 @@ class Fetcher:
                 # included); one spare connection keeps a closing one from blocking a request
                 max_connections=min(s.per_host_concurrency, s.global_concurrency) + 1,
                 ssl_context=self._ssl_context,
+                capture=self.archive is not None,
             ),
             headers={"User-Agent": s.full_user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(
@@ -205,6 +220,8 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self.archive is not None:
+            await asyncio.to_thread(self.archive.close)
 
     async def fetch(
         self,
@@ -264,13 +281,21 @@ class Fetcher:
         loop = asyncio.get_running_loop()
         started = loop.time()
         budget = TimeBudget(self._settings.url_budget_seconds, loop.time)
+        archived: list[WarcLocation] = []
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                page = await self._follow(url, headers=headers, kind=kind, budget=budget)
-                return replace(page, attempts=attempt, elapsed_seconds=loop.time() - started)
+                page = await self._follow(
+                    url, headers=headers, kind=kind, budget=budget, archived=archived
+                )
+                return replace(
+                    page,
+                    attempts=attempt,
+                    elapsed_seconds=loop.time() - started,
+                    warc=tuple(archived),
+                )
             except RetryLater as later:
                 error: FetchError = later.error
                 retry_after = later.retry_after
@@ -291,6 +316,7 @@ class Fetcher:
                     )
                 elif attempt > 1:
                     error.add_note(f"gave up after {attempt} attempts")
+                error.warc = tuple(archived)
                 raise error
             log.info("retrying %s in %.2fs after attempt %d: %s", url, delay, attempt, error)
             await asyncio.sleep(delay)
@@ -298,7 +324,13 @@ class Fetcher:
     # -- step 2: redirects, guard, robots, politeness ---------------------------------------
 
     async def _follow(
-        self, url: str, *, headers: dict[str, str], kind: str, budget: TimeBudget
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        kind: str,
+        budget: TimeBudget,
+        archived: list[WarcLocation],
     ) -> FetchedPage:
         current = self._guard.check_url(url)
         chain = [str(current)]
@@ -316,7 +348,12 @@ class Fetcher:
                 crawl_delay = self._crawl_delays.get(url_origin(current), 0.0)
             async with self._slot(host, crawl_delay):
                 outcome = await self._exchange(
-                    current, requested=url, headers=headers, kind=kind, budget=budget
+                    current,
+                    requested=url,
+                    headers=headers,
+                    kind=kind,
+                    budget=budget,
+                    archived=archived,
                 )
             if isinstance(outcome, FetchedPage):
                 return outcome
@@ -402,15 +439,91 @@ class Fetcher:
         headers: dict[str, str],
         kind: str,
         budget: TimeBudget,
+        archived: list[WarcLocation],
     ) -> FetchedPage | httpx.URL:
         """One GET under the total deadline (or what is left of the URL's time budget, when
-        less): a page, or the next URL of a redirect."""
+        less): a page, or the next URL of a redirect. With the archive on, the exchange's
+        bytes go to the WARC writer (on a thread) once the connection is given back, whatever
+        the outcome, as long as a response began."""
+        captured: list[tuple[httpx.Response, WireCapture]] = []
+        truncated: str | None = None  # the response read to its end, or left unread
+        try:
+            outcome = await self._exchange_once(
+                url,
+                requested=requested,
+                headers=headers,
+                kind=kind,
+                budget=budget,
+                captured=captured,
+            )
+            return outcome
+        except FetchTimeoutError:
+            truncated = "time"
+            raise
+        except ResponseTooLargeError:
+            truncated = "length"
+            raise
+        except ConnectionFailedError:
+            truncated = "disconnect"
+            raise
+        finally:
+            if captured and self.archive is not None:
+                location = await self._archive_exchange(
+                    *captured[0], requested=requested, kind=kind, truncated=truncated
+                )
+                if location is not None:
+                    archived.append(location)
+
+    async def _archive_exchange(
+        self,
+        response: httpx.Response,
+        capture: WireCapture,
+        *,
+        requested: str,
+        kind: str,
+        truncated: str | None,
+    ) -> WarcLocation | None:
+        """Write one captured exchange to the archive; a failure to write is logged, never the
+        fetch's failure (the fetch row then has no WARC location)."""
+        assert self.archive is not None
+        if truncated is None and not response.is_stream_consumed:
+            truncated = "unspecified"  # a body not wanted (e.g. a long error page) left unread
+        exchange = Exchange(
+            target_uri=str(response.url),
+            requested_uri=requested,
+            kind=kind,
+            started=capture.started,
+            ip_address=capture.ip_address,
+            request=bytes(capture.sent),
+            response=bytes(capture.received),
+            truncated=truncated,
+        )
+        try:
+            return await asyncio.to_thread(self.archive.write, exchange)
+        except Exception:
+            log.exception("could not archive the exchange of %s", redact_userinfo(requested))
+            return None
+
+    async def _exchange_once(
+        self,
+        url: httpx.URL,
+        *,
+        requested: str,
+        headers: dict[str, str],
+        kind: str,
+        budget: TimeBudget,
+        captured: list[tuple[httpx.Response, WireCapture]],
+    ) -> FetchedPage | httpx.URL:
         assert self._client is not None  # checked in fetch()
         budget.start()  # the budget runs from the URL's first request on
         total = min(self._settings.total_timeout, max(0.0, budget.remaining()))
         try:
             async with asyncio.timeout(total):
                 async with self._client.stream("GET", url, headers=headers) as response:
+                    stream = response.extensions.get("network_stream")
+                    if isinstance(stream, TappedStream):
+                        # taken now, while the connection is ours: the exchange's own capture
+                        captured.append((response, stream.capture))
                     return await self._read_response(response, requested=requested, kind=kind)
         except TimeoutError as exc:
             limit = f"{total:g} s" + (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -14,11 +15,69 @@ from newsledger.tasks.errors import BlockedURLError, ConnectionFailedError, Fetc
 from newsledger.tasks.fetch.guard import AddressGuard
 
 
+class WireCapture:
+    """The bytes of one HTTP/1.1 exchange exactly as they crossed the connection (after TLS
+    decryption): the request as h11 wrote it, the response as the server sent it (status
+    line, header lines, chunked framing and the still compressed body)."""
+
+    __slots__ = ("ip_address", "received", "sent", "started")
+
+    def __init__(self, ip_address: str | None) -> None:
+        self.ip_address = ip_address
+        self.started = time.time()
+        """When the request began to be written (seconds since the epoch)."""
+        self.sent = bytearray()
+        self.received = bytearray()
+
+
+class TappedStream(httpcore.AsyncNetworkStream):
+    """A network stream that copies what is written and read into a ``WireCapture`` per
+    exchange: a write after a read starts the next exchange (HTTP/1.1 never pipelines here).
+    httpcore hands the stream to the response as ``extensions["network_stream"]``; taking
+    ``capture`` as soon as the response headers are in keeps the exchange's capture even
+    after the connection has gone back to the pool."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, ip_address: str | None) -> None:
+        self._inner = inner
+        self._ip_address = ip_address
+        self.capture = WireCapture(ip_address)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = await self._inner.read(max_bytes, timeout)
+        self.capture.received += data
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.capture.received:
+            self.capture = WireCapture(self._ip_address)
+        if not self.capture.sent:
+            self.capture.started = time.time()
+        self.capture.sent += buffer
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """The TLS stream, tapped in turn: the capture holds the decrypted bytes."""
+        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return TappedStream(inner, self._ip_address)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """httpcore network backend that connects only to addresses the guard has checked."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, *, capture: bool = False) -> None:
         self._guard = guard
+        self._capture = capture
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -33,13 +92,14 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for address in await self._guard.addresses(host):
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return TappedStream(stream, str(address)) if self._capture else stream
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None  # addresses() never returns an empty tuple
@@ -123,6 +183,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     URLs keep their host names, so the Host header, TLS SNI and certificate checks and the
     connection pool all work per name, while the TCP connection goes to an address that
     ``AddressGuard`` resolved and approved. Errors come out as ``FetchError`` subclasses.
+    With ``capture`` every connection is a ``TappedStream``: each response's
+    ``extensions["network_stream"].capture`` holds its exchange's bytes (the WARC archive).
 
     Why a pool per origin: httpcore's pool re-examines every connection it holds (a readability
     syscall on each idle one) whenever a request starts or ends, so one pool shared by many
@@ -136,10 +198,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         *,
         max_connections: int,
         ssl_context: ssl.SSLContext | None = None,
+        capture: bool = False,
     ) -> None:
         self._max_connections = max(1, max_connections)
         self._ssl_context = ssl_context or _default_ssl_context()
-        self._backend = _PinnedBackend(guard)
+        self._backend = _PinnedBackend(guard, capture=capture)
         self._pools: dict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool] = {}
 
     def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
