@@ -410,8 +410,8 @@ def main() -> None:
                 archived = sum(p.stat().st_size for p in run_settings.warc_folder.glob("*.warc.gz"))
                 print(
                     f"  WARC: {warc_timer.calls} exchanges, {archived / 2**20:.1f} MiB written; "
-                    f"summed time in the writer threads {warc_timer.seconds:.2f} s (off the "
-                    f"event loop, compressing in parallel with it)"
+                    f"time in the writer {warc_timer.seconds:.2f} s (in the fetch loop: "
+                    f"building, digests, gzip, append)"
                 )
             return {
                 "wall": wall,
