@@ -216,15 +216,15 @@ def _run_here(
 ) -> dict[str, Any]:
     """The in-process run of the flow ``flow``: the plain function it wraps, given the flow's
     parameters, without Prefect."""
-    from newsledger.tasks import pipeline, web
+    from newsledger.tasks import crawl, pipeline
 
     if flow == "ingest_files":
         return pipeline.run_file_ingest(parameters["paths"], settings, context=context).as_dict()
     if flow == "ingest_urls":
-        return web.run_url_ingest(parameters["urls"], settings, context=context).as_dict()
+        return crawl.run_url_ingest(parameters["urls"], settings, context=context).as_dict()
     if flow == "poll_feeds":
         feeds = parameters["feeds_file"]
-        summary, poll = web.run_poll(
+        summary, poll = crawl.run_poll(
             Path(feeds) if feeds else None,
             settings,
             everything=parameters["all_feeds"],
@@ -232,16 +232,16 @@ def _run_here(
         )
         return {**summary.as_dict(), "feeds": poll.feed_reports}
     if flow == "refresh_articles":
-        return web.run_refresh(
+        return crawl.run_refresh(
             settings,
             everything=parameters["all_articles"],
             limit=parameters["limit"],
             context=context,
         ).as_dict()
     if flow == "retry_failures":
-        return web.run_retry(settings, context=context).as_dict()
+        return crawl.run_retry(settings, context=context).as_dict()
     if flow == "reprocess":
-        return web.run_reprocess(
+        return crawl.run_reprocess(
             settings, everything=parameters["all_pages"], context=context
         ).as_dict()
     raise ValueError(f"no pipeline job {flow!r}")

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
-from newsledger.tasks import exports, notify, pipeline, store, web
+from newsledger.tasks import crawl as web
+from newsledger.tasks import exports, notify, pipeline, store
 from newsledger.tasks.events import EventSpec, feed_events, outcome_events, report_line
 from newsledger.tasks.events import report_table as _report_table
 from newsledger.tasks.feeds import FeedSpec

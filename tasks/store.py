@@ -43,7 +43,6 @@ from newsledger.tasks.revisions import (
     RevisionFields,
     articles_to_compare,
     batch_identities,
-    canonical_alias,  # noqa: F401  (where tasks/web.py imports it from)
     plan_batch,
 )
 from newsledger.tasks.settings import Settings
@@ -627,6 +626,3 @@ def write_batch(
             raise
     return outcomes, list(plan.stale)
 
-
-# tasks/web.py imports the encoder under its old name (until it imports tasks.values)
-_json_default = json_default

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fixture_site import FixtureSite
+from newsledger.tasks.crawl import run_url_ingest, watch_article
 from newsledger.tasks.events import (
     ARTICLE_CREATED,
     ARTICLE_REVISED,
@@ -22,7 +23,6 @@ from newsledger.tasks.events import (
 from newsledger.tasks.models import FailedInput, RunSummary, StoredOutcome
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader
-from newsledger.tasks.web import run_url_ingest, watch_article
 
 
 def test_outcomes_become_created_revised_and_failed_events() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from fixture_site import FixtureSite
 from newsledger.tasks.api import open as open_ledger
+from newsledger.tasks.crawl import run_poll, run_url_ingest
 from newsledger.tasks.feeds import SUMMARY_CHARS
-from newsledger.tasks.web import run_poll, run_url_ingest
 from test_cli import clean_env
 from test_web import SENTENCES, article_html, feed_list, rows, scalar, web_settings
 

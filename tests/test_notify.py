@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from fixture_site import FixtureSite
 from newsledger.tasks import notify
+from newsledger.tasks.crawl import run_url_ingest
 from newsledger.tasks.diff import first_changed_sentence
 from newsledger.tasks.errors import UsageError
 from newsledger.tasks.events import ARTICLE_REVISED, outcome_events
 from newsledger.tasks.settings import Settings
-from newsledger.tasks.web import run_url_ingest
 from prefect_server import Server, clean_env, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from fixture_site import FixtureSite
 from newsledger.tasks.archive import complete_length, read_record_at, recover_folder
 from newsledger.tasks.archive.export import export_warc
 from newsledger.tasks.archive.rebuild import run_rebuild_from_warc
-from newsledger.tasks.web import run_url_ingest
+from newsledger.tasks.crawl import run_url_ingest
 from test_web import article_html, rows, web_settings
 
 WARCIO = Path(sys.executable).with_name("warcio")

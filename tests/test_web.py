@@ -1,8 +1,8 @@
-"""Web ingestion end to end (tasks/web.py) against a real HTTP server on 127.0.0.1.
+"""Web ingestion end to end (tasks/crawl/) against a real HTTP server on 127.0.0.1.
 
 A fixture news site (tests/fixture_site.py) serves RSS and Atom feeds, article pages, pages
 that change between polls, 304s, and the standard misbehaviours. Every run goes through the
-plain runs of ``newsledger.tasks.web`` into a real DuckDB file in a temporary folder. No
+plain runs of ``newsledger.tasks.crawl`` into a real DuckDB file in a temporary folder. No
 transport is mocked; the only stand-ins are pass-through spies that count extractions.
 """
 
@@ -26,9 +26,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from newsledger.tasks import clean, pipeline
 from newsledger.tasks.clean import extractor_version
-from newsledger.tasks.settings import Settings
-from newsledger.tasks.store import begin_run
-from newsledger.tasks.web import (
+from newsledger.tasks.crawl import (
     PLAIN_WEB_STEPS,
     PageTarget,
     fetch_pages,
@@ -43,6 +41,8 @@ from newsledger.tasks.web import (
     store_pages,
     watch_article,
 )
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import begin_run
 
 MiB = 1024 * 1024
 

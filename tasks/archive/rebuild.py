@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsledger.tasks.archive.records import KIND_FIELD, REQUESTED_FIELD
+from newsledger.tasks.crawl.models import page_document
 from newsledger.tasks.errors import FetchError
 from newsledger.tasks.fetch.decoding import decode_body, parse_content_type
 from newsledger.tasks.models import RunSummary, SourceDocument
@@ -107,15 +108,8 @@ def read_page(settings: Settings, page: PageRecord) -> SourceDocument:
         raw, http.get_header("content-encoding"), settings.max_decompressed_bytes, target
     )
     _, charset = parse_content_type(http.get_header("content-type"))
-    return SourceDocument(
-        page.identity,
-        page.identity,
-        "url",
-        body,
-        hashlib.sha256(body).hexdigest(),
-        page.fetched_at,
-        target,
-        charset=charset,
+    return page_document(
+        page.identity, body, hashlib.sha256(body).hexdigest(), page.fetched_at, target, charset
     )
 
 

@@ -173,8 +173,8 @@ def main() -> None:
 
     from newsledger.flows.web import ingest_urls
     from newsledger.tasks import notify
+    from newsledger.tasks.crawl import run_url_ingest
     from newsledger.tasks.settings import Settings
-    from newsledger.tasks.web import run_url_ingest
 
     settings = Settings()
     receiver = Receiver()

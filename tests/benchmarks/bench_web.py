@@ -277,7 +277,9 @@ def main() -> None:
         serve(args.hosts, args.delay, args.entries)
         return
 
-    from newsledger.tasks import web
+    from newsledger.tasks import crawl
+    from newsledger.tasks.crawl import pages as page_steps
+    from newsledger.tasks.crawl import polling, records
     from newsledger.tasks.settings import Settings
     from newsledger.tasks.store import ensure_ledger
 
@@ -321,9 +323,9 @@ def main() -> None:
             total_timeout=30.0,
         )
         fetch_timer, extract_timer, store_timer = Timer(), Timer(), Timer()
-        web.fetch_all = fetch_timer.wrap(web.fetch_all)
-        web.prepare_documents = extract_timer.wrap(web.prepare_documents)
-        web.store_batch = store_timer.wrap(web.store_batch)
+        page_steps.fetch_all = polling.fetch_all = fetch_timer.wrap(page_steps.fetch_all)
+        page_steps.prepare_documents = extract_timer.wrap(page_steps.prepare_documents)
+        records.store_batch = polling.store_batch = store_timer.wrap(records.store_batch)
         load = os.getloadavg()
 
         pages = args.feeds * args.entries
@@ -363,7 +365,7 @@ def main() -> None:
                 timer.seconds, timer.cpu, timer.calls = 0.0, 0.0, 0
             server_call(ports[0], "/__reset")
             wall0, cpu0 = time.perf_counter(), time.process_time()
-            summary, poll = web.run_poll(feeds_file, run_settings, everything=True)
+            summary, poll = crawl.run_poll(feeds_file, run_settings, everything=True)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             served = server_call(ports[0], "/__stats")
             conn = duckdb.connect(str(run_settings.db), read_only=True)
@@ -466,7 +468,7 @@ def main() -> None:
 
         gc.callbacks.append(on_gc)
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        summary2, poll2 = web.run_poll(feeds_file, settings, everything=True)
+        summary2, poll2 = crawl.run_poll(feeds_file, settings, everything=True)
         gc.callbacks.remove(on_gc)
         second_wall, second_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if profiler is not None:
