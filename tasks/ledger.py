@@ -4,6 +4,7 @@ revisions, fetch a revision for a diff. Plain functions over a read-only connect
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -11,7 +12,9 @@ from typing import Any
 
 import duckdb
 from newsledger.tasks.errors import ArticleNotFoundError
-from newsledger.tasks.store import sql
+from newsledger.tasks.query import Table
+from newsledger.tasks.settings import Settings
+from newsledger.tasks.store import open_reader, sql
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,82 @@ def revision_detail(
     return RevisionDetail(
         row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6], row[7]
     )
+
+
+# --- what the CLI shows (each one short read-only connection) ------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    """A story as ``newsledger ingest --show`` prints it (``stored_stories.sql``)."""
+
+    article_id: str
+    revision: int
+    identity: str
+    title: str | None
+    authors: list[str]
+    outlet: str | None
+    published: str | None
+    modified: str | None
+    dateline: str | None
+    language: str | None
+    word_count: int | None
+    section_headings: list[str]
+    update_notes: list[str]
+    lede: str | None
+
+
+@dataclass(frozen=True)
+class StoryRevisions:
+    """Two revisions of a story (``newsledger diff``)."""
+
+    ref: ArticleRef
+    old: RevisionDetail
+    new: RevisionDetail
+
+
+def stored_stories(settings: Settings, article_ids: Sequence[str]) -> list[StoredStory]:
+    """The latest revision of each of ``article_ids``, by identity."""
+    with open_reader(settings, locked_down=False) as conn:
+        cursor = conn.execute(sql("stored_stories"), {"ids": list(article_ids)})
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    return [StoredStory(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def failure_report(settings: Settings, limit: int) -> Table:
+    """What failed, why and how often: one row per input, newest first (``failures_report``)."""
+    with open_reader(settings, locked_down=False) as conn:
+        cursor = conn.execute(sql("failures_report"), {"limit": limit})
+        names = [d[0] for d in cursor.description or []]
+        return Table(names, cursor.fetchall())
+
+
+def find_article(settings: Settings, reference: str) -> ArticleRef:
+    """:func:`resolve_article` on a connection of its own."""
+    with open_reader(settings, locked_down=False) as conn:
+        return resolve_article(conn, reference)
+
+
+def story_history(settings: Settings, reference: str) -> tuple[ArticleRef, list[dict[str, Any]]]:
+    """The story ``reference`` names and every one of its revisions, oldest first."""
+    with open_reader(settings, locked_down=False) as conn:
+        ref = resolve_article(conn, reference)
+        return ref, article_revisions(conn, ref.article_id)
+
+
+def story_revisions(
+    settings: Settings, reference: str, from_revision: int | None, to_revision: int | None
+) -> StoryRevisions:
+    """Two revisions of a story: ``to_revision`` (default: the latest) and ``from_revision``
+    (default: the one before it)."""
+    with open_reader(settings, locked_down=False) as conn:
+        ref = resolve_article(conn, reference)
+        latest = len(article_revisions(conn, ref.article_id))
+        to_n = to_revision or latest
+        from_n = from_revision or max(1, to_n - 1)
+        return StoryRevisions(
+            ref,
+            revision_detail(conn, ref.article_id, from_n),
+            revision_detail(conn, ref.article_id, to_n),
+        )
