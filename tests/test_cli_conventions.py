@@ -363,3 +363,23 @@ def test_sql_reads_the_query_from_stdin_and_binds_parameters(ledger: Ledger) -> 
     assert (ledger.root / "p.csv").read_text().splitlines() == ["revision,word", "1,y", "2,y"]
     empty = sql("-", stdin="  \n")
     assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+def test_consoles_read_the_terminal_width_of_each_invocation(tmp_path: Path) -> None:
+    """Two invocations in one process (as a shell's completion, or an embedding program, makes
+    them) each draw their tables at the width of their own ``COLUMNS``, not the width seen when
+    the module was imported."""
+    from newsledger.flows.cli import app
+    from newsledger.tasks.settings import Settings
+    from newsledger.tasks.store import ensure_ledger
+    from typer.testing import CliRunner
+
+    db = tmp_path / "ledger.duckdb"
+    ensure_ledger(Settings(db=db))
+    query = "SELECT repeat('x', 150) AS v"
+    runner = CliRunner()
+    narrow = runner.invoke(app, ["--db", str(db), "sql", query], env={"COLUMNS": "60"})
+    wide = runner.invoke(app, ["--db", str(db), "sql", query], env={"COLUMNS": "200"})
+    assert narrow.exit_code == 0 and wide.exit_code == 0, (narrow.output, wide.output)
+    assert max(len(line) for line in narrow.output.splitlines()) <= 60
+    assert "x" * 150 in wide.output
