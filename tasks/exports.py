@@ -21,7 +21,6 @@ target removes them and writes those revisions again, under its own id.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import uuid
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 import duckdb
 from newsledger.tasks import store
 from newsledger.tasks.errors import StoreError, UsageError
+from newsledger.tasks.extensions import wheel_extension_file
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.values import sql_string, utc_now
 
@@ -79,16 +79,7 @@ def is_remote(target: str) -> bool:
 
 def _load_httpfs(conn: duckdb.DuckDBPyConnection) -> None:
     """Load httpfs from the ``duckdb-extension-httpfs`` wheel (never downloaded)."""
-    spec = importlib.util.find_spec("duckdb_extension_httpfs")
-    if spec is None or not spec.submodule_search_locations:
-        raise UsageError(
-            "an s3:// target needs DuckDB's httpfs extension: install the Python package "
-            f"duckdb-extension-httpfs=={duckdb.__version__}"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    binary = next(folder.rglob("httpfs.duckdb_extension"), None)
-    if binary is None:
-        raise UsageError(f"no httpfs.duckdb_extension in {folder}")
+    binary = wheel_extension_file("httpfs", UsageError, needed_for="an s3:// target")
     conn.execute(f"INSTALL {sql_string(str(binary))}")
     conn.execute("LOAD httpfs")
     _s3_secret_from_environment(conn)

@@ -24,7 +24,6 @@ revisions) or one row per revision.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 import time
@@ -36,6 +35,7 @@ from typing import Any
 
 import duckdb
 from newsledger.tasks.errors import NewsledgerError, SearchError
+from newsledger.tasks.extensions import wheel_extension_file
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, open_writer, sql
 from newsledger.tasks.values import sql_string, utc_now
@@ -52,21 +52,7 @@ log = logging.getLogger(__name__)
 
 def fts_extension_file() -> Path:
     """The ``fts`` extension binary shipped in the ``duckdb-extension-fts`` wheel."""
-    spec = importlib.util.find_spec("duckdb_extension_fts")
-    if spec is None or not spec.submodule_search_locations:
-        raise SearchError(
-            "the DuckDB fts extension is not installed: install the Python package "
-            f"duckdb-extension-fts=={duckdb.__version__}"
-        )
-    root = Path(next(iter(spec.submodule_search_locations)))
-    path = root / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
-    if not path.is_file():
-        found = sorted(p.parent.name for p in root.glob("extensions/*/fts.duckdb_extension"))
-        raise SearchError(
-            f"the installed duckdb-extension-fts is built for DuckDB {', '.join(found) or '?'}, "
-            f"not {duckdb.__version__}: install duckdb-extension-fts=={duckdb.__version__}"
-        )
-    return path
+    return wheel_extension_file("fts", SearchError)
 
 
 def load_fts(conn: duckdb.DuckDBPyConnection) -> None:
