@@ -144,6 +144,19 @@ async def _drain(response: httpx.Response) -> None:
         return  # the connection broke: nothing to keep
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One GET of a fetch: ``url`` (the URL asked now, a redirect's target after the first
+    hop) on behalf of ``requested`` (the URL first asked), with its headers, the kind of
+    fetch, and the URL's time budget."""
+
+    url: httpx.URL
+    requested: str
+    headers: dict[str, str]
+    kind: str
+    budget: TimeBudget
+
+
 class Fetcher:
     """Async fetcher with one shared httpx client; use as ``async with Fetcher(settings)``.
 
@@ -347,14 +360,7 @@ class Fetcher:
                 await self._check_robots(current)
                 crawl_delay = self._crawl_delays.get(url_origin(current), 0.0)
             async with self._slot(host, crawl_delay):
-                outcome = await self._exchange(
-                    current,
-                    requested=url,
-                    headers=headers,
-                    kind=kind,
-                    budget=budget,
-                    archived=archived,
-                )
+                outcome = await self._exchange(Hop(current, url, headers, kind, budget), archived)
             if isinstance(outcome, FetchedPage):
                 return outcome
             current = self._guard.check_url(outcome)
@@ -431,16 +437,7 @@ class Fetcher:
 
     # -- step 3: one HTTP exchange -----------------------------------------------------------
 
-    async def _exchange(
-        self,
-        url: httpx.URL,
-        *,
-        requested: str,
-        headers: dict[str, str],
-        kind: str,
-        budget: TimeBudget,
-        archived: list[WarcLocation],
-    ) -> FetchedPage | httpx.URL:
+    async def _exchange(self, hop: Hop, archived: list[WarcLocation]) -> FetchedPage | httpx.URL:
         """One GET under the total deadline (or what is left of the URL's time budget, when
         less): a page, or the next URL of a redirect. With the archive on, the exchange's
         bytes go to the WARC writer once the connection is given back, whatever
@@ -448,14 +445,7 @@ class Fetcher:
         captured: list[tuple[httpx.Response, WireCapture]] = []
         truncated: str | None = None  # the response read to its end, or left unread
         try:
-            outcome = await self._exchange_once(
-                url,
-                requested=requested,
-                headers=headers,
-                kind=kind,
-                budget=budget,
-                captured=captured,
-            )
+            outcome = await self._exchange_once(hop, captured)
             return outcome
         except FetchTimeoutError:
             truncated = "time"
@@ -469,7 +459,7 @@ class Fetcher:
         finally:
             if captured and self.archive is not None:
                 location = await self._archive_exchange(
-                    *captured[0], requested=requested, kind=kind, truncated=truncated
+                    *captured[0], requested=hop.requested, kind=hop.kind, truncated=truncated
                 )
                 if location is not None:
                     archived.append(location)
@@ -508,26 +498,22 @@ class Fetcher:
             return None
 
     async def _exchange_once(
-        self,
-        url: httpx.URL,
-        *,
-        requested: str,
-        headers: dict[str, str],
-        kind: str,
-        budget: TimeBudget,
-        captured: list[tuple[httpx.Response, WireCapture]],
+        self, hop: Hop, captured: list[tuple[httpx.Response, WireCapture]]
     ) -> FetchedPage | httpx.URL:
         assert self._client is not None  # checked in fetch()
+        url, budget = hop.url, hop.budget
         budget.start()  # the budget runs from the URL's first request on
         total = min(self._settings.total_timeout, max(0.0, budget.remaining()))
         try:
             async with asyncio.timeout(total):
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with self._client.stream("GET", url, headers=hop.headers) as response:
                     stream = response.extensions.get("network_stream")
                     if isinstance(stream, TappedStream):
                         # taken now, while the connection is ours: the exchange's own capture
                         captured.append((response, stream.capture))
-                    return await self._read_response(response, requested=requested, kind=kind)
+                    return await self._read_response(
+                        response, requested=hop.requested, kind=hop.kind
+                    )
         except TimeoutError as exc:
             limit = f"{total:g} s" + (
                 "" if total >= self._settings.total_timeout else " (the rest of its time budget)"
