@@ -13,7 +13,13 @@ import duckdb
 from newsledger.tasks.crawl.models import FetchRecord, PageTarget, fetch_record
 from newsledger.tasks.crawl.policy import retry_delay
 from newsledger.tasks.crawl.records import insert_fetches, save_robots
-from newsledger.tasks.crawl.state import known_robots, open_crawl_reader, recent_requests
+from newsledger.tasks.crawl.state import (
+    feed_state,
+    known_robots,
+    open_crawl_reader,
+    recent_requests,
+    tracked_state,
+)
 from newsledger.tasks.errors import FeedError, FetchError
 from newsledger.tasks.feeds import FeedEntry, FeedSpec, entry_metadata_hash, parse_feed, skip_code
 from newsledger.tasks.fetch import FetchRequest, fetch_all
@@ -80,23 +86,20 @@ def poll_feeds(
     failures, and return the entries whose pages we have never tracked."""
     now = utc_now()
     with open_crawl_reader(settings) as conn:
-        state = {
-            row[0]: row
-            for row in conn.execute(sql("feed_state"), {"urls": [s.url for s in specs]}).fetchall()
-        }
+        state = feed_state(conn, [s.url for s in specs])
         robots = known_robots(conn, settings, [s.url for s in specs])
         recent = recent_requests(conn, settings)
     # Pages an earlier poll of any listed feed discovered but did not fetch (it was stopped,
     # or met its page cap) are fetched now, even while their feed is not due again.
     listed = [s.url for s in specs if s.enabled]
     specs = feeds_due(
-        specs, {url: row[6] for url, row in state.items()}, now, everything=everything
+        specs, {url: row.next_poll_at for url, row in state.items()}, now, everything=everything
     )
     requests = [
         FetchRequest(
             s.url,
-            state[s.url][2] if s.url in state else None,
-            state[s.url][3] if s.url in state else None,
+            state[s.url].etag if s.url in state else None,
+            state[s.url].last_modified if s.url in state else None,
             "feed",
         )
         for s in specs
@@ -113,13 +116,13 @@ def poll_feeds(
         row: dict[str, Any] = {
             "feed_url": spec.url,
             "name": spec.name,
-            "etag": old[2] if old else None,
-            "last_modified": old[3] if old else None,
+            "etag": old.etag if old else None,
+            "last_modified": old.last_modified if old else None,
             "last_polled_at": now,
             "next_poll_at": now + interval,
             "consecutive_failures": 0,
             "last_error": None,
-            "entries_seen": old[9] if old else 0,
+            "entries_seen": old.entries_seen if old else 0,
             "last_status": None,
         }
         report: dict[str, Any] = {"feed": spec.name, "url": spec.url}
@@ -176,7 +179,7 @@ def poll_feeds(
                         else:
                             candidates[entry.link] = PageTarget(entry.link, feed_url=spec.url)
         if error is not None:
-            failures = (old[7] if old else 0) + 1
+            failures = (old.consecutive_failures if old else 0) + 1
             delay = retry_delay(failures, settings) or timedelta(
                 minutes=settings.refresh_max_minutes
             )
@@ -184,8 +187,8 @@ def poll_feeds(
                 consecutive_failures=failures,
                 last_error=str(error),
                 # validators of an unusable answer would turn the next poll into a quiet 304
-                etag=old[2] if old else None,
-                last_modified=old[3] if old else None,
+                etag=old.etag if old else None,
+                last_modified=old.last_modified if old else None,
                 next_poll_at=now + min(max(delay, interval), delay + interval),
             )
             code = getattr(error, "code", "feed")
@@ -206,18 +209,16 @@ def poll_feeds(
     # the feed validators: a poll that stops early, or meets its page cap, loses none of them
     # even though the feed answers 304 next time; the next poll (or refresh) fetches them.
     def record_feeds(conn: duckdb.DuckDBPyConnection, _outcomes: list[StoredOutcome]) -> None:
-        tracked = (
-            conn.execute(sql("tracked_state"), {"urls": list(candidates)}).fetchall()
-            if candidates
-            else []
-        )
+        tracked = tracked_state(conn, candidates) if candidates else {}
         pending = conn.execute(sql("pending_urls"), {"feeds": listed}).fetchall()
-        fetched = {row[0] for row in tracked if row[7] is not None or row[12]}
+        fetched = {
+            url for url, row in tracked.items() if row.last_fetched_at is not None or row.gave_up
+        }
         discovered = [t for url, t in candidates.items() if url not in fetched]
         targets = {url: PageTarget(url, feed_url=feed_url) for url, feed_url in pending}
         targets.update((t.url, t) for t in discovered if t.url not in targets)
         poll.new_targets = list(targets.values())[: settings.max_pages_per_poll]
-        known = {row[0] for row in tracked}
+        known = set(tracked)
         new_rows = [
             {"url": t.url, "feed_url": t.feed_url} for t in discovered if t.url not in known
         ]

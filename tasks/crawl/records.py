@@ -20,6 +20,7 @@ from newsledger.tasks.crawl.state import (
     open_crawl_reader,
     refusal_fingerprints,
     repeated_refusals,
+    tracked_state,
 )
 from newsledger.tasks.fetch import RobotsRecord
 from newsledger.tasks.models import FailedInput, SourceDocument, StoredOutcome
@@ -97,25 +98,26 @@ def _update_tracked(
         if not isinstance(item, FailedInput) and (canonical := canonical_alias(item))
     }
     urls = [t.url for t in batch.targets] + list(canonical_of.values())
-    state = {row[0]: row for row in conn.execute(sql("tracked_state"), {"urls": urls}).fetchall()}
+    state = tracked_state(conn, urls)
     batch_urls = {t.url for t in batch.targets}
+    added: set[str] = set()  # canonical URLs this batch starts tracking
     refused = refusal_fingerprints(conn, settings, policy_refusals(batch))
     rows: list[dict[str, Any]] = []
     for target in batch.targets:
         old = state.get(target.url)
         outcome = by_input.get(target.url)
         fetch = fetch_of.get(target.url)
-        discovered = old[3] if old else now
-        watch = old[13] if old else 1.0
-        last_changed = old[8] if old else None
-        failures = old[10] if old else 0
+        discovered = old.discovered_at if old else now
+        watch = old.watch_factor if old else 1.0
+        last_changed = old.last_changed_at if old else None
+        failures = old.consecutive_failures if old else 0
         row: dict[str, Any] = {
             "url": target.url,
-            "article_id": (old[1] if old else None),
-            "feed_url": target.feed_url or (old[2] if old else None),
+            "article_id": (old.article_id if old else None),
+            "feed_url": target.feed_url or (old.feed_url if old else None),
             "discovered_at": discovered,
-            "etag": old[4] if old else None,
-            "last_modified": old[5] if old else None,
+            "etag": old.etag if old else None,
+            "last_modified": old.last_modified if old else None,
             "last_status": fetch.status if fetch else None,
             "last_fetched_at": now,
             "last_changed_at": last_changed,
@@ -123,7 +125,7 @@ def _update_tracked(
             "consecutive_failures": 0,
             "last_error": None,
             "gave_up": False,
-            "alias_of": old[14] if old else None,
+            "alias_of": old.alias_of if old else None,
             "refused_policy": None,
         }
         if target.url in refused and outcome is not None:
@@ -157,8 +159,8 @@ def _update_tracked(
             canonical = canonical_of.get(target.url)
             if canonical:
                 row["alias_of"] = canonical
-                if canonical not in state and canonical not in batch_urls:
-                    state[canonical] = ()  # track it once
+                if canonical not in state and canonical not in batch_urls | added:
+                    added.add(canonical)  # track it once
                     rows.append(
                         {
                             "url": canonical,

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import duckdb
 from newsledger.tasks.clean import extractor_version
@@ -22,6 +23,60 @@ from newsledger.tasks.models import FailedInput, LastObservation, SourceDocument
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, read_last_observations_by_input, sql
 from newsledger.tasks.values import utc_now
+
+
+class TrackedUrl(NamedTuple):
+    """A row of ``tracked_urls`` (``tracked_state.sql``): the crawl state of one URL."""
+
+    url: str
+    article_id: str | None
+    feed_url: str | None
+    discovered_at: datetime
+    etag: str | None
+    last_modified: str | None
+    last_status: int | None
+    last_fetched_at: datetime | None
+    last_changed_at: datetime | None
+    next_check_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    gave_up: bool
+    watch_factor: float
+    alias_of: str | None
+    refused_policy: str | None
+
+
+class FeedState(NamedTuple):
+    """A row of ``feeds`` (``feed_state.sql``): the poll state of one feed."""
+
+    feed_url: str
+    name: str | None
+    etag: str | None
+    last_modified: str | None
+    last_status: int | None
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    entries_seen: int
+
+
+def _named(cursor: duckdb.DuckDBPyConnection, shape: Any) -> list[Any]:
+    """The rows of ``cursor`` as ``shape`` (a NamedTuple), matched by column name."""
+    names = [d[0] for d in cursor.description or []]
+    return [shape(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def tracked_state(conn: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, TrackedUrl]:
+    """The crawl state of those of ``urls`` that are tracked, by URL."""
+    cursor = conn.execute(sql("tracked_state"), {"urls": list(urls)})
+    return {row.url: row for row in _named(cursor, TrackedUrl)}
+
+
+def feed_state(conn: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, FeedState]:
+    """The poll state of those of the feeds ``urls`` polled before, by feed URL."""
+    cursor = conn.execute(sql("feed_state"), {"urls": list(urls)})
+    return {row.feed_url: row for row in _named(cursor, FeedState)}
 
 
 @contextmanager
@@ -39,14 +94,13 @@ def with_validators(settings: Settings, targets: Sequence[PageTarget]) -> list[P
     if not targets:
         return []
     with open_crawl_reader(settings) as conn:
-        rows = conn.execute(sql("tracked_state"), {"urls": [t.url for t in targets]}).fetchall()
-    state = {row[0]: row for row in rows}
+        state = tracked_state(conn, [t.url for t in targets])
     return [
         replace(
             t,
-            etag=state[t.url][4],
-            last_modified=state[t.url][5],
-            feed_url=t.feed_url or state[t.url][2],
+            etag=state[t.url].etag,
+            last_modified=state[t.url].last_modified,
+            feed_url=t.feed_url or state[t.url].feed_url,
         )
         if t.url in state
         else t
@@ -155,8 +209,8 @@ def repeated_refusals(settings: Settings, batch: PageBatch) -> set[str]:
     if not refusals:
         return set()
     with open_crawl_reader(settings) as conn:
-        state = conn.execute(sql("tracked_state"), {"urls": [f.input for f in refusals]})
-        before = {row[0]: row[15] for row in state.fetchall()}
+        state = tracked_state(conn, [f.input for f in refusals])
+        before = {url: row.refused_policy for url, row in state.items()}
         now = refusal_fingerprints(conn, settings, refusals)
     return {url for url, fingerprint in now.items() if before.get(url) == fingerprint}
 
