@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -199,12 +200,14 @@ def main() -> None:
 
         submit_walls: list[float] = []
         latencies: list[float] = []
+        samples: list[Sample] = []
         baselines: list[float] = []
         with FixtureSite() as site:
             for n in range(args.pages):
                 site.set_page(f"/story-{n}.html", page(n))
                 url = site.url(f"/story-{n}.html")
                 t0 = time.perf_counter()
+                w0 = time.time()
                 subprocess.run(
                     [sys.executable, "-m", "newsledger.flows.cli", "submit", url],
                     env=env,
@@ -216,6 +219,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 submit_walls.append(t1 - t0)
                 latencies.append(t2 - t0)
+                samples.append(Sample(url, w0, w0 + (t1 - t0), w0 + (t2 - t0)))
                 print(f"page {n}: submit command {t1 - t0:.2f} s, submit → stored {t2 - t0:.2f} s")
                 # the next page is submitted once this run has ended (its search-index
                 # refresh and finish hold the write slot a little longer): each figure is
@@ -258,11 +262,23 @@ def main() -> None:
         )
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
         breakdown(api_url)
+        timelines(api_url, samples)
     finally:
         survivors = [line for process in reversed(processes) for line in stop_session(process)]
         shutil.rmtree(work, ignore_errors=True)
         if survivors:
             raise SystemExit("processes outlived the benchmark:\n" + "\n".join(survivors))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One submitted page: its URL and the wall-clock times (epoch seconds) at which `submit`
+    started and returned and at which the story was first seen in the ledger."""
+
+    url: str
+    submitted: float
+    returned: float
+    stored: float
 
 
 def stop_session(process: subprocess.Popen[bytes], grace: float = 60.0) -> list[str]:
@@ -323,6 +339,63 @@ def breakdown(api_url: str) -> None:
         by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t.total_run_time.total_seconds())
     for name, seconds in by_name.items():
         print(f"  {name:12} {statistics.median(seconds):.2f} s (max {max(seconds):.2f} s)")
+
+
+
+def timelines(api_url: str, samples: list[Sample]) -> None:
+    """Per page, the path of its event in seconds from the start of `submit`: the flow run's
+    states as the server recorded them (created by the trigger, Scheduled, Pending when serve
+    took it, Running), each task run (start-end), the story seen in the ledger, the end."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
+        )
+        by_url = {tuple(r.parameters.get("urls") or ()): r for r in runs}
+        print("\nper page, seconds from the start of `submit` (server records; tasks start-end):")
+        for n, sample in enumerate(samples):
+            run = by_url.get((sample.url,))
+            if run is None:
+                print(f"  page {n}: no ingest-urls run found")
+                continue
+
+            def at(seconds: float, sample: Sample = sample) -> str:
+                return f"{seconds - sample.submitted:.2f}"
+
+            marks: list[tuple[float, str]] = [
+                (sample.returned, f"submit returned {at(sample.returned)}"),
+                (sample.stored, f"STORED seen {at(sample.stored)}"),
+                (run.created.timestamp(), f"run created {at(run.created.timestamp())}"),
+            ]
+            marks += [
+                (s.timestamp.timestamp(), f"{s.name or s.type.value} {at(s.timestamp.timestamp())}")
+                for s in client.read_flow_run_states(run.id)
+            ]
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            )
+            marks += [
+                (
+                    t.start_time.timestamp(),
+                    f"{t.name.rsplit('-', 1)[0]} {at(t.start_time.timestamp())}-"
+                    f"{at(t.end_time.timestamp())}",
+                )
+                for t in tasks
+                if t.start_time and t.end_time
+            ]
+            marks.sort()
+            print(f"  page {n}: " + " | ".join(text for _, text in marks))
 
 
 if __name__ == "__main__":
