@@ -243,13 +243,16 @@ def send_events(
     timeout: float = 10.0,
 ) -> list[str]:
     """Send events to the Prefect server at ``api_url`` with one ``POST /events`` of its REST
-    API (Prefect's own client would cost ``import prefect``, 2-4 s, and a websocket); returns
-    their ids once the server has accepted them (its 204). Triggers see them as they see
-    events sent any other way."""
+    API (Prefect's own client would cost ``import prefect``, 2-4 s, and a websocket; the
+    standard library's HTTP client, not httpx, saves ``submit`` another 0.15-0.5 s of
+    imports); returns their ids once the server has accepted them (its 204). Triggers see
+    them as they see events sent any other way."""
+    import http.client
+    import json
+    import urllib.error
+    import urllib.request
     import uuid
     from datetime import UTC
-
-    import httpx
 
     occurred = datetime.now(UTC).isoformat()
     events = [
@@ -263,12 +266,20 @@ def send_events(
         }
         for spec in specs
     ]
+    request = urllib.request.Request(
+        api_url.rstrip("/") + "/events",
+        data=json.dumps(events).encode(),
+        headers={**(headers or {}), "Content-Type": "application/json"},
+        method="POST",
+    )
     try:
-        response = httpx.post(
-            api_url.rstrip("/") + "/events", json=events, headers=headers, timeout=timeout
-        )
-        response.raise_for_status()
-    except httpx.HTTPError as error:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:  # a 4xx/5xx answer
+        raise PrefectAPIError(
+            f"the Prefect server at {api_url} refused the events: {error.code} {error.reason}"
+        ) from error
+    except (OSError, ValueError, http.client.HTTPException) as error:  # no answer
         raise PrefectAPIError(
             f"the Prefect server at {api_url} refused the events: {error}"
         ) from error

@@ -12,7 +12,7 @@ What it does, in ONE run:
 2. Serves a few article pages from a real HTTP server on 127.0.0.1 (tests/fixture_site.py).
 3. Starts `newsledger serve` (the deployments of prefect.yaml) against that server, writing
    a fresh ledger, with ``--poll-seconds`` as the runner's poll frequency (newsledger's default
-   1 s; Prefect's own default is 10 s) and the project's default politeness (1 s between two
+   0.5 s; Prefect's own default is 10 s) and the project's default politeness (1 s between two
    requests to one host: robots.txt, then the page).
 4. For each page, one after the other: runs `newsledger submit URL` (a new process, as a user
    would) and polls the ledger (read-only, every 0.25 s) until the story is there.
@@ -109,8 +109,11 @@ def finished_runs(ledger: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=5)
-    parser.add_argument("--poll-seconds", type=float, default=1.0)
+    parser.add_argument("--poll-seconds", type=float, default=0.5)
     parser.add_argument("--api-url", help="use this running Prefect server")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (logs, ledger) and print it"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsledger-bench-orch-"))
@@ -265,7 +268,10 @@ def main() -> None:
         timelines(api_url, samples)
     finally:
         survivors = [line for process in reversed(processes) for line in stop_session(process)]
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         if survivors:
             raise SystemExit("processes outlived the benchmark:\n" + "\n".join(survivors))
 
