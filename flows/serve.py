@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from newsledger.tasks.events import EventSpec
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
+    from prefect.runner import Runner
     from prefect.schedules import Schedule
 
 CONFIG_NAME = "prefect.yaml"
@@ -189,15 +190,61 @@ def run_runner(path: Path, *, poll_seconds: float, limit: int) -> None:
     # extraction of a page imports on first use
     warm_flow_processes([*sorted({s.flow.fn.__module__ for s in served}), "trafilatura"])
     runner = Runner(pause_on_shutdown=True, limit=limit, query_seconds=poll_seconds)
-    for flow in served:
-        runner.add_flow(flow.flow, **flow.arguments)
+    deployment_ids = [runner.add_flow(flow.flow, **flow.arguments) for flow in served]
     Console().print(
         "[green]Your deployments are being served and polling for scheduled runs![/]\n"
         + "\n".join(f"  {s.flow.name}/{s.arguments['name']}" for s in served),
         soft_wrap=True,
     )
     with contextlib.suppress(KeyboardInterrupt, TerminationSignal):
-        asyncio.run(runner.start())
+        asyncio.run(run_woken(runner, [str(i) for i in deployment_ids]))
+
+
+async def run_woken(runner: Runner, deployment_ids: list[str]) -> None:
+    """``runner.start()``, woken by the server's events: each ``prefect.flow-run.Scheduled``
+    event of one of ``deployment_ids`` (a trigger, ``prefect deployment run`` or the scheduler
+    made a run) makes the runner look for runs to start at once, instead of at its next
+    poll. The poll goes on as the fallback (a missed event, a lost websocket).
+
+    Measured on the event path: the poll's wait (half its period on average) was the part of
+    the 1-2 s from "run created" to "Pending" that a shorter period cut only by writing the
+    server's database more often: each poll of the runner is also a write there
+    (``mark_deployments_ready``), and on a SQLite server every extra write is a chance of
+    "database is locked" (503), which Prefect's clients, the server's own trigger actions
+    included, retry 2 s later. The events come over the websocket Prefect's runner already
+    uses to hear of cancellations; the look itself is the runner's own
+    (``Runner._get_and_submit_flow_runs``: it skips runs it is already starting, and the
+    server refuses a second start of a run)."""
+    import anyio
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(_wake_on_scheduled_runs, runner, deployment_ids)
+        try:
+            await runner.start()
+        finally:
+            group.cancel_scope.cancel()
+
+
+async def _wake_on_scheduled_runs(runner: Runner, deployment_ids: list[str]) -> None:
+    import anyio
+    from prefect.events.clients import get_events_subscriber
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+    from prefect.logging import get_logger
+
+    logger = get_logger("newsledger.serve")
+    wanted = EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.Scheduled"]),
+        related=EventRelatedFilter(id=[f"prefect.deployment.{i}" for i in deployment_ids]),
+    )
+    while True:
+        try:
+            async with get_events_subscriber(filter=wanted) as subscriber:
+                async for _ in subscriber:
+                    if runner.started and not runner.stopping:
+                        await runner._get_and_submit_flow_runs()
+        except Exception as error:  # the poll still starts every run: say so, try again
+            logger.warning("not woken by new flow runs (%s): polling only, for now", error)
+        await anyio.sleep(5)
 
 
 def warm_flow_processes(modules: list[str]) -> None:

@@ -153,10 +153,10 @@ class Settings(BaseSettings):
         "notifications of changed stories link to its story and diff pages; unset: no links",
     )
     serve_poll_seconds: float = Field(
-        0.5,
+        2.0,
         gt=0,
-        description="How often `newsledger serve` looks for flow runs to start (a triggered run "
-        "waits half of it on average; each look is one API request and a write on the server)",
+        description="How often `newsledger serve` looks for flow runs to start when no event "
+        "woke it (a new run's event wakes it at once; each look is a write on the server)",
     )
     serve_run_limit: int = Field(
         4, ge=1, description="Flow runs `newsledger serve` runs at once (each is a process)"

@@ -11,9 +11,10 @@ What it does, in ONE run:
    PREFECT_HOME), unless ``--api-url`` names a running server.
 2. Serves a few article pages from a real HTTP server on 127.0.0.1 (tests/fixture_site.py).
 3. Starts `newsledger serve` (the deployments of prefect.yaml) against that server, writing
-   a fresh ledger, with ``--poll-seconds`` as the runner's poll frequency (newsledger's default
-   0.5 s; Prefect's own default is 10 s) and the project's default politeness (1 s between two
-   requests to one host: robots.txt, then the page).
+   a fresh ledger, with ``--poll-seconds`` as the runner's fallback poll (newsledger's default
+   2 s: a new run's event wakes `serve` at once; Prefect's own default is 10 s) and the
+   project's default politeness (1 s between two requests to one host: robots.txt, then the
+   page).
 4. For each page, one after the other: runs `newsledger submit URL` (a new process, as a user
    would) and polls the ledger (read-only, every 0.25 s) until the story is there.
 
@@ -23,7 +24,9 @@ Also times, per page and under the same load, the baseline: the same work in-pro
 Prints, per page and as median / max: the wall time of the `submit` command, submit → stored
 (from the start of the `submit` command to the story readable in the ledger), and where the
 time went according to the Prefect server (event → flow run created by the trigger → flow run
-started by `serve` → flow run finished).
+started by `serve` → flow run finished), and per page a timeline of its run from the
+server's records: the flow run's states and each task run, in seconds from the start of
+`submit`, with the moment the story was first seen in the ledger (``--keep`` keeps the logs).
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def finished_runs(ledger: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=5)
-    parser.add_argument("--poll-seconds", type=float, default=0.5)
+    parser.add_argument("--poll-seconds", type=float, default=2.0)
     parser.add_argument("--api-url", help="use this running Prefect server")
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (logs, ledger) and print it"
