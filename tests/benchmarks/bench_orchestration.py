@@ -350,7 +350,6 @@ def breakdown(api_url: str) -> None:
         print(f"  {name:12} {statistics.median(seconds):.2f} s (max {max(seconds):.2f} s)")
 
 
-
 def timelines(api_url: str, samples: list[Sample]) -> None:
     """Per page, the path of its event in seconds from the start of `submit`: the flow run's
     states as the server recorded them (created by the trigger, Scheduled, Pending when serve
@@ -372,6 +371,7 @@ def timelines(api_url: str, samples: list[Sample]) -> None:
             flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
         )
         by_url = {tuple(r.parameters.get("urls") or ()): r for r in runs}
+        stages: dict[str, list[float]] = {}
         print("\nper page, seconds from the start of `submit` (server records; tasks start-end):")
         for n, sample in enumerate(samples):
             run = by_url.get((sample.url,))
@@ -405,6 +405,47 @@ def timelines(api_url: str, samples: list[Sample]) -> None:
             ]
             marks.sort()
             print(f"  page {n}: " + " | ".join(text for _, text in marks))
+            states = client.read_flow_run_states(run.id)
+            for name, seconds in path_stages(sample, run.created.timestamp(), states, tasks):
+                stages.setdefault(name, []).append(seconds)
+    if stages:
+        print("\nwhere submit → stored went, median over the pages (s):")
+        for name, seconds in stages.items():
+            print(f"  {name:70} {statistics.median(seconds):5.2f}  (max {max(seconds):.2f})")
+
+
+def path_stages(
+    sample: Sample, created: float, states: list[Any], tasks: list[Any]
+) -> list[tuple[str, float]]:
+    """One page's submit → stored cut into consecutive stages (they add up to the total)."""
+
+    def first_state(kind: str) -> float | None:
+        times = [s.timestamp.timestamp() for s in states if s.type.value == kind]
+        return min(times) if times else None
+
+    def task(name: str) -> Any:
+        found = [t for t in tasks if t.name.rsplit("-", 1)[0] == name and t.end_time]
+        return found[0] if found else None
+
+    pending, running = first_state("PENDING"), first_state("RUNNING")
+    begin, store = task("begin-run"), task("store-pages")
+    if None in (pending, running, begin, store):
+        return []
+    points = [
+        ("submit started → run created (submit's start-up, its POST, the trigger)", created),
+        ("run created → Pending (serve woken, takes the run)", pending),
+        ("Pending → Running (run process forked, Prefect's engine starts)", running),
+        ("Running → begin-run started (flow function, task engine)", begin.start_time.timestamp()),
+        ("begin-run (write slot, ledger row)", begin.end_time.timestamp()),
+        ("begin-run ended → store-pages ended (fetch, extract, store)", store.end_time.timestamp()),
+        ("store-pages ended → story seen (the ledger is read every 0.25 s)", sample.stored),
+    ]
+    previous = sample.submitted
+    out = []
+    for name, moment in points:
+        out.append((name, moment - previous))
+        previous = moment
+    return out
 
 
 if __name__ == "__main__":
