@@ -11,7 +11,8 @@ Three things happen here and nowhere else:
   file lock next to the ledger. The slot is leased (``Settings.write_lease_seconds``, at
   least 60 s, renewed while held); a slot left by a writer killed with ``kill -9`` is freed by
   the next writer (it holds the file lock, so the slot's holder is dead). Acquiring and
-  releasing it are one API request each on one client (see ``_write_slot``). Without a server
+  releasing it are one API request each on one client (see ``_write_slot``), whose transport
+  asks again 50 ms after a busy server's 503 (``BusyRetryTransport``). Without a server
   (a temporary one never reclaims leases) the DuckDB file-lock retry of ``tasks/store.py`` is
   what serialises writers, and it stays in place underneath the slot either way.
 * **Events out.** After the plain store function has returned (its transaction committed),
@@ -104,7 +105,7 @@ class BusyRetryTransport(httpx.BaseTransport):
 
     A Prefect server on SQLite answers 503 when a write transaction meets another one
     ("database is locked"), which the slot's increment does whenever a flow run's states,
-    events or logs are being written at that moment (measured: one slot request in three
+    events or logs are being written at that moment (measured: one slot request in four
     during a served run). Prefect's client retries a 503 after 2 s, then 4 s: on the event
     path each such answer cost 2 s of a 3 s budget, where the next try 50 ms later succeeds.
     Anything the server still refuses after this reaches Prefect's own retry unchanged."""
