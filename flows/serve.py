@@ -236,15 +236,19 @@ async def _wake_on_scheduled_runs(runner: Runner, deployment_ids: list[str]) -> 
         event=EventNameFilter(name=["prefect.flow-run.Scheduled"]),
         related=EventRelatedFilter(id=[f"prefect.deployment.{i}" for i in deployment_ids]),
     )
+    failures = 0
     while True:
         try:
             async with get_events_subscriber(filter=wanted) as subscriber:
+                failures = 0
                 async for _ in subscriber:
                     if runner.started and not runner.stopping:
                         await runner._get_and_submit_flow_runs()
         except Exception as error:  # the poll still starts every run: say so, try again
-            logger.warning("not woken by new flow runs (%s): polling only, for now", error)
-        await anyio.sleep(5)
+            failures += 1
+            log = logger.warning if failures == 1 else logger.debug
+            log("not woken by new flow runs (%s): polling only, for now", error)
+        await anyio.sleep(min(5 * 2**failures, 300))
 
 
 def warm_flow_processes(modules: list[str]) -> None:
