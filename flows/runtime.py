@@ -70,11 +70,16 @@ def api_headers(settings: Settings) -> dict[str, str]:
 
 
 def server_is_up(api_url: str, timeout: float = 0.5) -> bool:
-    import httpx
+    """True if the server at ``api_url`` answers ``GET /health`` with 200. The standard
+    library's client, not httpx: ``submit`` and every command in ``auto`` ask this first,
+    and importing httpx costs 0.15 s idle, 0.5 s on a busy machine (measured)."""
+    import http.client
+    import urllib.request
 
     try:
-        return httpx.get(api_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError, http.client.HTTPException):  # URLError, HTTPError, timeouts
         return False
 
 

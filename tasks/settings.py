@@ -153,7 +153,10 @@ class Settings(BaseSettings):
         "notifications of changed stories link to its story and diff pages; unset: no links",
     )
     serve_poll_seconds: float = Field(
-        1.0, gt=0, description="How often `newsledger serve` looks for flow runs to start"
+        2.0,
+        gt=0,
+        description="How often `newsledger serve` looks for flow runs to start when no event "
+        "woke it (a new run's event wakes it at once; each look is a write on the server)",
     )
     serve_run_limit: int = Field(
         4, ge=1, description="Flow runs `newsledger serve` runs at once (each is a process)"

@@ -91,6 +91,10 @@ def served(prefect_server: Server, tmp_path_factory: pytest.TempPathFactory) -> 
                 "serve",
                 "--config",
                 str(REPO_ROOT / "prefect.yaml"),
+                # an hour between polls: every run of this module starts because its
+                # prefect.flow-run.Scheduled event woke serve (flows/serve.py:run_woken)
+                "--poll-seconds",
+                "3600",
             ],
             env=env,
             cwd=REPO_ROOT,

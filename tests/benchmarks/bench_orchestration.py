@@ -11,9 +11,10 @@ What it does, in ONE run:
    PREFECT_HOME), unless ``--api-url`` names a running server.
 2. Serves a few article pages from a real HTTP server on 127.0.0.1 (tests/fixture_site.py).
 3. Starts `newsledger serve` (the deployments of prefect.yaml) against that server, writing
-   a fresh ledger, with ``--poll-seconds`` as the runner's poll frequency (newsledger's default
-   1 s; Prefect's own default is 10 s) and the project's default politeness (1 s between two
-   requests to one host: robots.txt, then the page).
+   a fresh ledger, with ``--poll-seconds`` as the runner's fallback poll (newsledger's default
+   2 s: a new run's event wakes `serve` at once; Prefect's own default is 10 s) and the
+   project's default politeness (1 s between two requests to one host: robots.txt, then the
+   page).
 4. For each page, one after the other: runs `newsledger submit URL` (a new process, as a user
    would) and polls the ledger (read-only, every 0.25 s) until the story is there.
 
@@ -23,7 +24,9 @@ Also times, per page and under the same load, the baseline: the same work in-pro
 Prints, per page and as median / max: the wall time of the `submit` command, submit → stored
 (from the start of the `submit` command to the story readable in the ledger), and where the
 time went according to the Prefect server (event → flow run created by the trigger → flow run
-started by `serve` → flow run finished).
+started by `serve` → flow run finished), and per page a timeline of its run from the
+server's records: the flow run's states and each task run, in seconds from the start of
+`submit`, with the moment the story was first seen in the ledger (``--keep`` keeps the logs).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +112,11 @@ def finished_runs(ledger: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=5)
-    parser.add_argument("--poll-seconds", type=float, default=1.0)
+    parser.add_argument("--poll-seconds", type=float, default=2.0)
     parser.add_argument("--api-url", help="use this running Prefect server")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (logs, ledger) and print it"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="newsledger-bench-orch-"))
@@ -199,12 +206,14 @@ def main() -> None:
 
         submit_walls: list[float] = []
         latencies: list[float] = []
+        samples: list[Sample] = []
         baselines: list[float] = []
         with FixtureSite() as site:
             for n in range(args.pages):
                 site.set_page(f"/story-{n}.html", page(n))
                 url = site.url(f"/story-{n}.html")
                 t0 = time.perf_counter()
+                w0 = time.time()
                 subprocess.run(
                     [sys.executable, "-m", "newsledger.flows.cli", "submit", url],
                     env=env,
@@ -216,6 +225,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 submit_walls.append(t1 - t0)
                 latencies.append(t2 - t0)
+                samples.append(Sample(url, w0, w0 + (t1 - t0), w0 + (t2 - t0)))
                 print(f"page {n}: submit command {t1 - t0:.2f} s, submit → stored {t2 - t0:.2f} s")
                 # the next page is submitted once this run has ended (its search-index
                 # refresh and finish hold the write slot a little longer): each figure is
@@ -258,11 +268,26 @@ def main() -> None:
         )
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
         breakdown(api_url)
+        timelines(api_url, samples)
     finally:
         survivors = [line for process in reversed(processes) for line in stop_session(process)]
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         if survivors:
             raise SystemExit("processes outlived the benchmark:\n" + "\n".join(survivors))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One submitted page: its URL and the wall-clock times (epoch seconds) at which `submit`
+    started and returned and at which the story was first seen in the ledger."""
+
+    url: str
+    submitted: float
+    returned: float
+    stored: float
 
 
 def stop_session(process: subprocess.Popen[bytes], grace: float = 60.0) -> list[str]:
@@ -323,6 +348,104 @@ def breakdown(api_url: str) -> None:
         by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t.total_run_time.total_seconds())
     for name, seconds in by_name.items():
         print(f"  {name:12} {statistics.median(seconds):.2f} s (max {max(seconds):.2f} s)")
+
+
+def timelines(api_url: str, samples: list[Sample]) -> None:
+    """Per page, the path of its event in seconds from the start of `submit`: the flow run's
+    states as the server recorded them (created by the trigger, Scheduled, Pending when serve
+    took it, Running), each task run (start-end), the story seen in the ledger, the end."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
+        )
+        by_url = {tuple(r.parameters.get("urls") or ()): r for r in runs}
+        stages: dict[str, list[float]] = {}
+        print("\nper page, seconds from the start of `submit` (server records; tasks start-end):")
+        for n, sample in enumerate(samples):
+            run = by_url.get((sample.url,))
+            if run is None:
+                print(f"  page {n}: no ingest-urls run found")
+                continue
+
+            def at(seconds: float, sample: Sample = sample) -> str:
+                return f"{seconds - sample.submitted:.2f}"
+
+            marks: list[tuple[float, str]] = [
+                (sample.returned, f"submit returned {at(sample.returned)}"),
+                (sample.stored, f"STORED seen {at(sample.stored)}"),
+                (run.created.timestamp(), f"run created {at(run.created.timestamp())}"),
+            ]
+            marks += [
+                (s.timestamp.timestamp(), f"{s.name or s.type.value} {at(s.timestamp.timestamp())}")
+                for s in client.read_flow_run_states(run.id)
+            ]
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+            )
+            marks += [
+                (
+                    t.start_time.timestamp(),
+                    f"{t.name.rsplit('-', 1)[0]} {at(t.start_time.timestamp())}-"
+                    f"{at(t.end_time.timestamp())}",
+                )
+                for t in tasks
+                if t.start_time and t.end_time
+            ]
+            marks.sort()
+            print(f"  page {n}: " + " | ".join(text for _, text in marks))
+            states = client.read_flow_run_states(run.id)
+            for name, seconds in path_stages(sample, run.created.timestamp(), states, tasks):
+                stages.setdefault(name, []).append(seconds)
+    if stages:
+        print("\nwhere submit → stored went, median over the pages (s):")
+        for name, seconds in stages.items():
+            print(f"  {name:70} {statistics.median(seconds):5.2f}  (max {max(seconds):.2f})")
+
+
+def path_stages(
+    sample: Sample, created: float, states: list[Any], tasks: list[Any]
+) -> list[tuple[str, float]]:
+    """One page's submit → stored cut into consecutive stages (they add up to the total)."""
+
+    def first_state(kind: str) -> float | None:
+        times = [s.timestamp.timestamp() for s in states if s.type.value == kind]
+        return min(times) if times else None
+
+    def task(name: str) -> Any:
+        found = [t for t in tasks if t.name.rsplit("-", 1)[0] == name and t.end_time]
+        return found[0] if found else None
+
+    pending, running = first_state("PENDING"), first_state("RUNNING")
+    begin, store = task("begin-run"), task("store-pages")
+    if None in (pending, running, begin, store):
+        return []
+    points = [
+        ("submit started → run created (submit's start-up, its POST, the trigger)", created),
+        ("run created → Pending (serve woken, takes the run)", pending),
+        ("Pending → Running (run process forked, Prefect's engine starts)", running),
+        ("Running → begin-run started (flow function, task engine)", begin.start_time.timestamp()),
+        ("begin-run (write slot, ledger row)", begin.end_time.timestamp()),
+        ("begin-run ended → store-pages ended (fetch, extract, store)", store.end_time.timestamp()),
+        ("store-pages ended → story seen (the ledger is read every 0.25 s)", sample.stored),
+    ]
+    previous = sample.submitted
+    out = []
+    for name, moment in points:
+        out.append((name, moment - previous))
+        previous = moment
+    return out
 
 
 if __name__ == "__main__":
