@@ -564,6 +564,33 @@ def _meta(tree: Any) -> dict[str, str]:
     return found
 
 
+# Yoast's id of the Person a site represents ("…/#/schema/person/…"): its graph names the
+# site's owner as the publisher when the site is a person's, not an organisation's
+PERSON_ID = re.compile(r"#/schema/person/")
+
+
+def _publisher(article: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> tuple[str | None, bool]:
+    """The article's publisher's name and whether the publisher is a person (typed ``Person``
+    and not an organisation, or a Yoast person id): a bare ``@id`` resolves through the
+    graph, and one that resolves to nothing names no one."""
+    value = article.get("publisher") if article else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str) and value in by_id:
+        value = by_id[value]
+    if isinstance(value, dict) and "name" not in value:
+        reference = value.get("@id")
+        if isinstance(reference, str) and reference in by_id:
+            value = by_id[reference]
+    if isinstance(value, dict):
+        person = ("person" in _types(value) and not _is_organisation(value)) or bool(
+            PERSON_ID.search(str(value.get("@id") or ""))
+        )
+        return _text(value.get("name")), person
+    name = _text(value)
+    return (None if name is None or EMAIL_OR_URL.fullmatch(name) else name), False
+
+
 def extract_structured(tree: Any) -> StructuredData:
     """Read JSON-LD and meta tags from a parsed HTML tree (lxml)."""
     nodes: list[dict[str, Any]] = []
@@ -579,11 +606,10 @@ def extract_structured(tree: Any) -> StructuredData:
     organisations = [name for n in nodes if _is_organisation(n) if (name := _text(n.get("name")))]
     meta = _meta(tree)
 
-    publisher = _text(article.get("publisher")) if article else None
+    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and len(n) > 2}
+    publisher, personal_site = _publisher(article, by_id)
     site_name = meta.get("og:site_name") or meta.get("application-name") or publisher
     outlet = publisher or site_name
-
-    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and len(n) > 2}
     raw_authors: list[str] = []
     author_value = article.get("author") or article.get("creator")
     for item in author_value if isinstance(author_value, list) else [author_value]:
@@ -616,6 +642,9 @@ def extract_structured(tree: Any) -> StructuredData:
     page_url = _text(article.get("url")) or meta.get("og:url") or canonical
     host = urlsplit(page_url).hostname if page_url and page_url.startswith("http") else None
     outlets = {o for o in [outlet, site_name, *organisations] if o}
+    if personal_site:
+        # a person's own site: its name is the person's, who may well be the author
+        outlets = set(organisations)
     hosts = {host} if host else set()
     h1s = [text for e in tree.iter("h1") if (text := " ".join(" ".join(e.itertext()).split()))]
     h1 = next((" ".join("".join(e.itertext()).split()) for e in tree.iter("h1")), None)

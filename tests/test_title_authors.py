@@ -259,3 +259,29 @@ def test_date_then_name_lines_autor_classes_and_redaktion_labels() -> None:
     assert described("", autor).authors == ("Jacobo Prueba",)
     label = "<div><span>-&nbsp;Redaktion: Eberhard Probe (Pressesprecher)</span></div>"
     assert described("", label).authors == ("Eberhard Probe",)
+
+
+PERSONAL_SITE = """<meta property="og:site_name" content="Hanna Beispiel">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+ {"@type":"WebSite","@id":"https://hanna.example/#website","name":"Hanna Beispiel",
+  "publisher":{"@id":"https://hanna.example/#/schema/person/"}},
+ {"@type":"Article","@id":"https://hanna.example/p/#article","headline":"A note",
+  "author":{"@id":"https://hanna.example/#/schema/person/77aa"},
+  "publisher":{"@id":"https://hanna.example/#/schema/person/"}},
+ {"@type":["Person"],"@id":"https://hanna.example/#/schema/person/77aa",
+  "name":"Hanna Beispiel","description":"Historian"}]}</script>"""
+
+
+def test_a_person_who_publishes_their_own_site_is_its_author() -> None:
+    # before: the author was dropped as "the outlet" (the site carries her name), and the
+    # unresolved publisher @id became the outlet
+    data = structured(PERSONAL_SITE)
+    assert data.authors == ("Hanna Beispiel",)
+    assert data.outlet == "Hanna Beispiel"
+    # an organisation's site of the same shape still never gives its name as an author
+    organisation = PERSONAL_SITE.replace("#/schema/person/\"}", '#organization"}').replace(
+        '{"@type":"WebSite"',
+        '{"@type":"Organization","@id":"https://hanna.example/#organization",'
+        '"name":"Hanna Beispiel"},{"@type":"WebSite"',
+    )
+    assert structured(organisation).authors == ()
