@@ -359,10 +359,10 @@ def clean_html_document(
     language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     # deferred_url_extractor: a date in the (canonical) URL is the publication date; without
     # it htmldate returns that date before looking at article:modified_time and friends.
+    structured = extract_structured(tree)  # before htmldate and trafilatura prune the tree
     modified = htmldate.find_date(
         tree, original_date=False, extensive_search=False, url=url, deferred_url_extractor=True
     )
-    structured = extract_structured(tree)  # before trafilatura prunes the tree
     document = trafilatura.bare_extraction(
         tree,
         url=url,
