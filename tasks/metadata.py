@@ -144,9 +144,9 @@ def site_owner_name(author: str, site_name: str | None) -> str | None:
         return None
     name = NAME_TITLES.sub("", " ".join(site_name.split()))
     words = name.split()
-    if 2 <= len(words) <= 3 and words[0].casefold() == author.strip().casefold():
-        if _is_name(name) and not OUTLET_WORDS.search(name):
-            return name
+    same_first = 2 <= len(words) <= 3 and words[0].casefold() == author.strip().casefold()
+    if same_first and _is_name(name) and not OUTLET_WORDS.search(name):
+        return name
     return None
 
 
