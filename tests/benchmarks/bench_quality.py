@@ -502,8 +502,8 @@ def main() -> None:
         "--disagreements",
         type=int,
         default=0,
-        help="list N pages where the project's day differs from htmldate's, and the pages "
-        "where its authors differ from the gold",
+        help="list N pages where the project's day differs from htmldate's, N where it "
+        "differs from the gold, and the pages where its authors differ from the gold",
     )
     args = parser.parse_args()
     run(args.corpus, args.limit, args.modes, args.worst, args.dump, args.disagreements)
