@@ -33,7 +33,12 @@ from newsledger.tasks.settings import Settings
 # an outlet's name or "Staff" after a person's is dropped, a handle gives way to the byline's
 # spelled-out name; an "autor" class is a byline class, "Redaktion: …" and a date-then-name line
 # ("11.12.2019 - Name") are bylines in words.
-EXTRACTOR_REVISION = 6
+# 7: a person who publishes their own site is its author; the byline's own spelling over a
+# normalised one, a one-word name completed from its Person record or the person's site
+# name; the time and offset of the chosen day from any statement of it (meta, microdata,
+# <time>), and the local day of an instant the page states in UTC and in local time;
+# structured data read before htmldate prunes the tree.
+EXTRACTOR_REVISION = 7
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
 # ("fast" truncates some articles to their lead or a menu: tests/benchmarks/bench_quality.py).
@@ -359,10 +364,10 @@ def clean_html_document(
     language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     # deferred_url_extractor: a date in the (canonical) URL is the publication date; without
     # it htmldate returns that date before looking at article:modified_time and friends.
+    structured = extract_structured(tree)  # before htmldate and trafilatura prune the tree
     modified = htmldate.find_date(
         tree, original_date=False, extensive_search=False, url=url, deferred_url_extractor=True
     )
-    structured = extract_structured(tree)  # before trafilatura prunes the tree
     document = trafilatura.bare_extraction(
         tree,
         url=url,

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, date, datetime
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from newsledger.tasks.clean import CleanedDocument
 from newsledger.tasks.models import ArticleContent, SourceDocument
 from newsledger.tasks.structured import (
     StructuredData,
+    _is_name,
     _squash,
     author_list,
     choose_title,
@@ -123,6 +125,31 @@ def split_authors(text: str) -> list[str]:
     return authors
 
 
+def _loose(name: str) -> str:
+    """A name without accents, case, spaces, punctuation or underscores."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "", plain.casefold())
+
+
+# titles before a person's name in a site's name ("Dr. Alexander Probe")
+NAME_TITLES = re.compile(r"^(?:(?:dr|prof|dipl|mag|ing)\.[\w.-]*\s+)+", re.I)
+
+
+def site_owner_name(author: str, site_name: str | None) -> str | None:
+    """The full name of a one-word author from the site's name, where the site is named after
+    that person ("Alexander" on "Dr. Alexander Probe"): a name of two or three capitalised
+    words whose first is the author's."""
+    if not site_name or " " in author.strip():
+        return None
+    name = NAME_TITLES.sub("", " ".join(site_name.split()))
+    words = name.split()
+    same_first = 2 <= len(words) <= 3 and words[0].casefold() == author.strip().casefold()
+    if same_first and _is_name(name) and not OUTLET_WORDS.search(name):
+        return name
+    return None
+
+
 def fuller_authors(stated: list[str], byline: list[str]) -> list[str]:
     """The page's byline element where it names more than the stated authors (JSON-LD or
     trafilatura list one of two) or the same people without a role glued on
@@ -134,6 +161,14 @@ def fuller_authors(stated: list[str], byline: list[str]) -> list[str]:
         for s, b in zip(stated, byline, strict=True)
     ):
         return byline  # a handle ("arianschlichenmayer") of the name the byline spells out
+    if len(stated) == len(byline) and all(
+        s != b and (key := _loose(s)) and _loose(b).startswith(key)
+        for s, b in zip(stated, byline, strict=True)
+    ):
+        # the byline's own spelling of the same name, where the stated one lost its accents,
+        # underscores or digits ("Gabor Munier" for "Gàbor Muniér", "Herr Rein" for
+        # "Herr_Rein", "Bo" for "Bo2man": trafilatura's normalisation of the byline)
+        return byline
     folded = [name.casefold() for name in stated]
     by = [name.casefold() for name in byline]
     if len(by) > len(folded) and set(folded) < set(by):
@@ -262,6 +297,17 @@ def stated_instant(day: date | None, stated: datetime | None) -> tuple[datetime 
     return datetime(day.year, day.month, day.day, tzinfo=UTC), False
 
 
+def local_day(day: date, instants: tuple[datetime, ...]) -> date:
+    """The page's own day of an instant: where ``day`` is the UTC day of a stated instant
+    and the page states the same instant with its local offset too
+    (``2023-11-09T02:11Z`` and ``2023-11-08T21:11-05:00``), the local day."""
+    utc = [m for m in instants if m.utcoffset() == timedelta(0) and m.date() == day]
+    for moment in instants:
+        if moment.utcoffset() != timedelta(0) and moment.date() != day and moment in utc:
+            return moment.date()
+    return day
+
+
 def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleContent:
     """Build the stored description of an article from its cleaned blocks and source fields."""
     header, page = cleaned.header, cleaned.page
@@ -289,6 +335,8 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
     if not header and structured is not None:
         authors = fuller_authors(authors, list(structured.byline_authors))
         authors = authors or list(structured.text_byline_authors)
+        if len(authors) == 1 and (owner := site_owner_name(authors[0], structured.site_name)):
+            authors = [owner]
     if structured is not None:
         outlet = outlet or structured.outlet
     outlet = outlet or page.get("sitename") or None
@@ -331,6 +379,26 @@ def describe(document: SourceDocument, cleaned: CleanedDocument) -> ArticleConte
                 stated["modified_at_iso"] = structured.modified.isoformat()
             if modified is None and structured.modified != structured.published:
                 modified = structured.modified.date()
+    if structured is not None and not header and published is not None:
+        published = local_day(published, structured.published_instants)
+    if structured is not None and not header:
+        # the time of day and offset the page states for the chosen day, from whichever of its
+        # statements (JSON-LD, meta tags, microdata, <time>) gives one on that day
+        for day, instants, key in (
+            (published, structured.published_instants, "published_at_iso"),
+            (modified, structured.modified_instants, "modified_at_iso"),
+        ):
+            on_day = next((m for m in instants if m.date() == day), None)
+            if on_day is None or (
+                key in stated and datetime.fromisoformat(stated[key]).date() == day
+            ):
+                continue
+            if day is not None:
+                stated[key] = on_day.isoformat()
+                if key == "published_at_iso":
+                    published_time = on_day
+                else:
+                    modified_time = on_day
     updated_later = (  # the page states an update later the same day
         published_time is not None
         and modified_time is not None

@@ -61,6 +61,7 @@ NOT_NAMES = {
     "guest",
     "text",
     "phd",
+    "publisher",
     "http",
     "https",
 }
@@ -113,6 +114,11 @@ class StructuredData:
     # a publication date a meta tag states day first (``18.10.2019 17:08``): htmldate reads
     # none of these, and takes another date of the page instead
     meta_published: datetime | None = None
+    # every publication / update instant the page states with an offset, most specific
+    # first (JSON-LD, article:* and other meta tags, microdata, <time> elements): the one on
+    # the chosen day gives the stored time of day and offset
+    published_instants: tuple[datetime, ...] = ()
+    modified_instants: tuple[datetime, ...] = ()
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -135,6 +141,66 @@ DAY_FIRST = re.compile(
     r"(?:\s*[,-]?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?:\s*uhr)?$",
     re.I,
 )
+
+
+# meta names of an update time ("article:modified_time", "og:updated_time", "dateModified")
+MODIFIED_META = re.compile(
+    r"(?:^|[:._])(?:modified|updated|update|last_?modified)_?(?:time|date)?$"
+)
+# meta names that state the publication date itself ("dc.date.issued", "date", "pubdate")
+PUBLISHED_META_NAMES = frozenset(
+    [
+        "date",
+        "pubdate",
+        "dc.date",
+        "dc.date.issued",
+        "dcterms.issued",
+        "dcterms.date",
+        "dcterms.created",
+        "datepublished",
+        "article.published",
+        "og:pubdate",
+        "uploaddate",
+    ]
+)
+TIME_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(?:[+-]\d{2}:?\d{2}|Z)$")
+
+
+def stated_instants(
+    json_ld: Any, meta: dict[str, str], tree: Any, which: str
+) -> tuple[datetime, ...]:
+    """The page's statements of its publication (``which="published"``) or update time that
+    carry an offset, in this order: the JSON-LD value, meta tags named for it, microdata
+    (``itemprop=datePublished`` / ``dateModified``), then for publication the page's
+    ``<time datetime>`` elements. Naive or date-only values are left out."""
+    values: list[Any] = [json_ld]
+    if which == "published":
+        values += [
+            v
+            for k, v in meta.items()
+            if PUBLISHED_META.search(k.replace("-", "_")) or k in PUBLISHED_META_NAMES
+        ]
+        prop = "datePublished"
+    else:
+        values += [v for k, v in meta.items() if MODIFIED_META.search(k.replace("-", "_"))]
+        prop = "dateModified"
+    for element in tree.xpath(f"//*[@itemprop='{prop}']"):
+        values.append(element.get("content") or element.get("datetime"))
+    if which == "published":
+        values += [e.get("datetime") for e in tree.iter("time")]
+    found: list[datetime] = []
+    for value in values:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if not isinstance(value, str) or not TIME_WITH_OFFSET.match(value.strip()):
+            continue
+        moment = parse_datetime(value.replace(" ", "T", 1))
+        if moment is None or moment.tzinfo is None:
+            continue
+        # the same instant in another offset is another statement (its local day)
+        if not any(m == moment and m.utcoffset() == moment.utcoffset() for m in found):
+            found.append(moment)
+    return tuple(found)
 
 
 def day_first_published(meta: dict[str, str]) -> datetime | None:
@@ -564,6 +630,57 @@ def _meta(tree: Any) -> dict[str, str]:
     return found
 
 
+# Yoast's id of the Person a site represents ("…/#/schema/person/…"): its graph names the
+# site's owner as the publisher when the site is a person's, not an organisation's
+PERSON_ID = re.compile(r"#/schema/person/")
+
+
+def _described_name(person: dict[str, Any]) -> str | None:
+    """The full name of a Person named by one word ("Nils") whose description starts with
+    it and a surname ("Nils Probe ist freier Autor…", "Stefanus Probe - Maschinenbauer…"):
+    one or two capitalised words after the name, then a lower-case word or a dash."""
+    name, description = _text(person.get("name")), _text(person.get("description"))
+    if not name or not description or " " in name:
+        return None
+    words = description.split()
+    if len(words) < 3 or words[0] != name:
+        return None
+    surname: list[str] = []
+    for word in words[1:4]:
+        if word in {"-", "–", "—", "|"} or not word[0].isupper():
+            break
+        surname.append(word)
+    rest = words[1 + len(surname)] if len(words) > 1 + len(surname) else ""
+    if not 1 <= len(surname) <= 2 or not (rest in {"-", "–", "—", "|"} or rest[:1].islower()):
+        return None
+    full = " ".join([name, *surname]).rstrip(",:;")
+    return full if _is_name(full) else None
+
+
+def _publisher(
+    article: dict[str, Any], by_id: dict[str, dict[str, Any]]
+) -> tuple[str | None, bool]:
+    """The article's publisher's name and whether the publisher is a person (typed ``Person``
+    and not an organisation, or a Yoast person id): a bare ``@id`` resolves through the
+    graph, and one that resolves to nothing names no one."""
+    value = article.get("publisher") if article else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str) and value in by_id:
+        value = by_id[value]
+    if isinstance(value, dict) and "name" not in value:
+        reference = value.get("@id")
+        if isinstance(reference, str) and reference in by_id:
+            value = by_id[reference]
+    if isinstance(value, dict):
+        person = ("person" in _types(value) and not _is_organisation(value)) or bool(
+            PERSON_ID.search(str(value.get("@id") or ""))
+        )
+        return _text(value.get("name")), person
+    name = _text(value)
+    return (None if name is None or EMAIL_OR_URL.fullmatch(name) else name), False
+
+
 def extract_structured(tree: Any) -> StructuredData:
     """Read JSON-LD and meta tags from a parsed HTML tree (lxml)."""
     nodes: list[dict[str, Any]] = []
@@ -579,11 +696,10 @@ def extract_structured(tree: Any) -> StructuredData:
     organisations = [name for n in nodes if _is_organisation(n) if (name := _text(n.get("name")))]
     meta = _meta(tree)
 
-    publisher = _text(article.get("publisher")) if article else None
+    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and len(n) > 2}
+    publisher, personal_site = _publisher(article, by_id)
     site_name = meta.get("og:site_name") or meta.get("application-name") or publisher
     outlet = publisher or site_name
-
-    by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str) and len(n) > 2}
     raw_authors: list[str] = []
     author_value = article.get("author") or article.get("creator")
     for item in author_value if isinstance(author_value, list) else [author_value]:
@@ -596,7 +712,8 @@ def extract_structured(tree: Any) -> StructuredData:
                 organisations.append(name)
             continue
         if isinstance(item, dict):
-            item = item.get("name")  # a bare url or @id names no one
+            fuller = _described_name(item)
+            item = fuller or item.get("name")  # a bare url or @id names no one
         if (name := _text(item)) and not EMAIL_OR_URL.fullmatch(name):
             raw_authors.append(name)
     if not raw_authors:
@@ -605,6 +722,13 @@ def extract_structured(tree: Any) -> StructuredData:
             if value and not value.startswith("http"):
                 raw_authors.append(value)
                 break
+    persons = {
+        name: fuller
+        for n in nodes
+        if "person" in _types(n)
+        if (name := _text(n.get("name"))) and (fuller := _described_name(n))
+    }
+    raw_authors = [persons.get(name, name) for name in raw_authors]
     canonical = next(
         (
             e.get("href")
@@ -616,6 +740,9 @@ def extract_structured(tree: Any) -> StructuredData:
     page_url = _text(article.get("url")) or meta.get("og:url") or canonical
     host = urlsplit(page_url).hostname if page_url and page_url.startswith("http") else None
     outlets = {o for o in [outlet, site_name, *organisations] if o}
+    if personal_site:
+        # a person's own site: its name is the person's, who may well be the author
+        outlets = set(organisations)
     hosts = {host} if host else set()
     h1s = [text for e in tree.iter("h1") if (text := " ".join(" ".join(e.itertext()).split()))]
     h1 = next((" ".join("".join(e.itertext()).split()) for e in tree.iter("h1")), None)
@@ -646,6 +773,8 @@ def extract_structured(tree: Any) -> StructuredData:
             text_byline_names(tree, lambda names: author_list(names, outlets, hosts))
         ),
         meta_published=day_first_published(meta),
+        published_instants=stated_instants(article.get("datePublished"), meta, tree, "published"),
+        modified_instants=stated_instants(article.get("dateModified"), meta, tree, "modified"),
     )
 
 

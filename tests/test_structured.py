@@ -110,3 +110,45 @@ def test_a_day_first_publication_meta_tag_wins_over_htmldate() -> None:
     assert (
         extract_structured(tree('<meta name="date" content="18.10.2019">')).meta_published is None
     )
+
+
+def described_page(head: str, body: str = ""):  # type: ignore[no-untyped-def]
+    raw = page(head).replace(b"<article>", b"<article>" + body.encode())
+    document = SourceDocument(
+        kind="html", source="p.html", raw=raw, identity="p.html", raw_hash="x"
+    )
+    return describe(document, clean_html_document(raw))
+
+
+def test_the_time_and_offset_come_from_any_statement_on_the_chosen_day() -> None:
+    # before: only JSON-LD datePublished / article:published_time gave a time of day; a page
+    # stating its time in microdata or a <time> element kept a date alone
+    body = '<p class="meta"><time datetime="2021-03-04T09:30:00+01:00">4 March 2021</time></p>'
+    article = described_page('<meta name="date" content="2021-03-04">', body)
+    assert str(article.published_at) == "2021-03-04"
+    assert article.metadata["published_at_iso"] == "2021-03-04T09:30:00+01:00"
+    assert article.published_time_known is True
+    micro = '<meta itemprop="datePublished" content="2021-03-04T18:05:00-05:00">'
+    article = described_page(micro)
+    assert article.metadata["published_at_iso"] == "2021-03-04T18:05:00-05:00"
+    # a time on another day than the publication day is not its time
+    other = '<p><time datetime="2021-03-09T10:00:00+01:00">9 March</time></p>'
+    article = described_page('<meta name="date" content="2021-03-04">', other)
+    assert str(article.published_at) == "2021-03-04"
+    assert "published_at_iso" not in article.metadata
+
+
+def test_an_instant_stated_in_utc_and_in_local_time_takes_the_local_day() -> None:
+    # 02:11 UTC on the 9th is 21:11 on the 8th where the page is published, as its own
+    # <time> element says: the stated day is the 8th (before: the UTC day, the 9th)
+    head = """<script type="application/ld+json">{"@type":"NewsArticle","headline":"H",
+      "datePublished":"2023-11-09T02:11:03+00:00"}</script>"""
+    body = (
+        '<p><time datetime="2023-11-08T21:11:03-05:00" itemprop="datePublished">'
+        "November 8, 2023</time></p>"
+    )
+    article = described_page(head, body)
+    assert str(article.published_at) == "2023-11-08"
+    assert article.metadata["published_at_iso"] == "2023-11-08T21:11:03-05:00"
+    # the UTC statement alone: its day stays (the page states no local time)
+    assert str(described_page(head).published_at) == "2023-11-09"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import trafilatura
 from newsledger.tasks.clean import clean_html_document
-from newsledger.tasks.metadata import describe
+from newsledger.tasks.metadata import describe, fuller_authors
 from newsledger.tasks.models import SourceDocument
 from newsledger.tasks.structured import (
     author_list,
@@ -259,3 +259,65 @@ def test_date_then_name_lines_autor_classes_and_redaktion_labels() -> None:
     assert described("", autor).authors == ("Jacobo Prueba",)
     label = "<div><span>-&nbsp;Redaktion: Eberhard Probe (Pressesprecher)</span></div>"
     assert described("", label).authors == ("Eberhard Probe",)
+
+
+PERSONAL_SITE = """<meta property="og:site_name" content="Hanna Beispiel">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+ {"@type":"WebSite","@id":"https://hanna.example/#website","name":"Hanna Beispiel",
+  "publisher":{"@id":"https://hanna.example/#/schema/person/"}},
+ {"@type":"Article","@id":"https://hanna.example/p/#article","headline":"A note",
+  "author":{"@id":"https://hanna.example/#/schema/person/77aa"},
+  "publisher":{"@id":"https://hanna.example/#/schema/person/"}},
+ {"@type":["Person"],"@id":"https://hanna.example/#/schema/person/77aa",
+  "name":"Hanna Beispiel","description":"Historian"}]}</script>"""
+
+
+def test_a_person_who_publishes_their_own_site_is_its_author() -> None:
+    # before: the author was dropped as "the outlet" (the site carries her name), and the
+    # unresolved publisher @id became the outlet
+    data = structured(PERSONAL_SITE)
+    assert data.authors == ("Hanna Beispiel",)
+    assert data.outlet == "Hanna Beispiel"
+    # an organisation's site of the same shape still never gives its name as an author
+    organisation = PERSONAL_SITE.replace("#/schema/person/\"}", '#organization"}').replace(
+        '{"@type":"WebSite"',
+        '{"@type":"Organization","@id":"https://hanna.example/#organization",'
+        '"name":"Hanna Beispiel"},{"@type":"WebSite"',
+    )
+    assert structured(organisation).authors == ()
+
+
+def test_the_bylines_own_spelling_wins_over_a_normalised_one() -> None:
+    # trafilatura's author drops accents, underscores and digits ("Gabor Munier", "Herr Rein",
+    # "Bo"); the page's byline element spells the name as the author does
+    for spelled in ("Gàbor Muniér", "Herr_Rein", "Bo2man"):
+        assert fuller_authors([trafilatura_form(spelled)], [spelled]) == [spelled]
+    # a different person in the byline element does not replace the stated author
+    assert fuller_authors(["Jane Roe"], ["Werkstatt"]) == ["Jane Roe"]
+
+
+def trafilatura_form(name: str) -> str:
+    return {"Gàbor Muniér": "Gabor Munier", "Herr_Rein": "Herr Rein", "Bo2man": "Bo"}[name]
+
+
+def test_a_first_name_only_author_gets_the_surname_its_person_record_states() -> None:
+    head = """<meta name="author" content="Nils">
+    <script type="application/ld+json">{"@graph":[{"@type":"WebPage","name":"P"},
+     {"@type":"Person","@id":"https://x.example/#/schema/person/1","name":"Nils",
+      "description":"Nils Probe ist freier Autor und Journalist."}]}</script>"""
+    assert structured(head).authors == ("Nils Probe",)
+    dashed = head.replace("Nils Probe ist freier", "Nils Probe - Maschinenbauer, freier")
+    assert structured(dashed).authors == ("Nils Probe",)
+    # a description that does not start with the name and a surname changes nothing
+    other = head.replace("Nils Probe ist freier Autor", "Er schreibt hier über Autos")
+    assert structured(other).authors == ("Nils",)
+
+
+def test_a_first_name_author_on_a_site_named_after_the_person() -> None:
+    head = '<meta property="og:site_name" content="Dr. Alexander Probe">'
+    assert described(head, '<span class="author">Alexander</span>').authors == (
+        "Alexander Probe",
+    )
+    # a site named like an organisation gives no surname
+    outlet = '<meta property="og:site_name" content="Alexander Media">'
+    assert described(outlet, '<span class="author">Alexander</span>').authors == ("Alexander",)

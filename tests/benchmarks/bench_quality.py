@@ -457,6 +457,12 @@ def run(
                 f"  {file}: gold {gold_date[:10]}  {ours} {got[ours]}  htmldate {got['htmldate']}"
                 f"  trafilatura {got['trafilatura']}"
             )
+        wrong_days = [r for r in date_rows if (r[2][ours] or "")[:10] != r[1][:10]]
+        print(f"\ndates: {ours} states a day other than the gold's on {len(wrong_days)} pages")
+        for file, gold_date, got in wrong_days[:disagreements]:
+            print(
+                f"  wrong {file}: gold {gold_date}  {ours} {got[ours]}  htmldate {got['htmldate']}"
+            )
     for label in runners:
         if worst and label.startswith("newsledger"):
             print(f"\n{label}: pages keeping least of what trafilatura keeps (ours/theirs words)")
@@ -496,8 +502,8 @@ def main() -> None:
         "--disagreements",
         type=int,
         default=0,
-        help="list N pages where the project's day differs from htmldate's, and the pages "
-        "where its authors differ from the gold",
+        help="list N pages where the project's day differs from htmldate's, N where it "
+        "differs from the gold, and the pages where its authors differ from the gold",
     )
     args = parser.parse_args()
     run(args.corpus, args.limit, args.modes, args.worst, args.dump, args.disagreements)
