@@ -51,7 +51,7 @@ def serve(
         float | None,
         typer.Option(
             help="How often to look for runs to start (default: $NEWSLEDGER_SERVE_POLL_SECONDS "
-            "or 1; Prefect's own default of 10 s delays every triggered run)"
+            "or 2; a new flow run's event wakes serve at once, the poll is the fallback)"
         ),
     ] = None,
     limit: Annotated[
