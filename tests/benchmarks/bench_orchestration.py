@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,31 +310,42 @@ def stop_session(process: subprocess.Popen[bytes], grace: float = 60.0) -> list[
     return session_processes(process.pid)
 
 
-def breakdown(api_url: str) -> None:
-    """Where the time went, from the server's records of the ingest-urls flow runs."""
+@contextlib.contextmanager
+def server_client(api_url: str) -> Iterator[Any]:
+    """A synchronous Prefect client on the server at ``api_url``."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterId,
-    )
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with (
         temporary_settings(updates={PREFECT_API_URL: api_url}),
         get_client(sync_client=True) as client,
     ):
-        runs = [
-            r
-            for r in client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
-            )
-            if r.start_time
-        ]
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
-        )
+        yield client
+
+
+def ingest_runs(client: Any) -> list[Any]:
+    """The server's ingest-urls flow runs."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    return list(
+        client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"])))
+    )
+
+
+def task_runs(client: Any, flow_run_ids: list[Any]) -> list[Any]:
+    """The task runs of the given flow runs."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    return list(
+        client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids)))
+    )
+
+
+def breakdown(api_url: str) -> None:
+    """Where the time went, from the server's records of the ingest-urls flow runs."""
+    with server_client(api_url) as client:
+        runs = [r for r in ingest_runs(client) if r.start_time]
+        tasks = task_runs(client, [r.id for r in runs])
     if not runs:
         return
     waits = [(r.start_time - r.created).total_seconds() for r in runs if r.start_time]
@@ -354,22 +366,8 @@ def timelines(api_url: str, samples: list[Sample]) -> None:
     """Per page, the path of its event in seconds from the start of `submit`: the flow run's
     states as the server recorded them (created by the trigger, Scheduled, Pending when serve
     took it, Running), each task run (start-end), the story seen in the ledger, the end."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterId,
-    )
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with (
-        temporary_settings(updates={PREFECT_API_URL: api_url}),
-        get_client(sync_client=True) as client,
-    ):
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["ingest-urls"]))
-        )
+    with server_client(api_url) as client:
+        runs = ingest_runs(client)
         by_url = {tuple(r.parameters.get("urls") or ()): r for r in runs}
         stages: dict[str, list[float]] = {}
         print("\nper page, seconds from the start of `submit` (server records; tasks start-end):")
@@ -391,9 +389,7 @@ def timelines(api_url: str, samples: list[Sample]) -> None:
                 (s.timestamp.timestamp(), f"{s.name or s.type.value} {at(s.timestamp.timestamp())}")
                 for s in client.read_flow_run_states(run.id)
             ]
-            tasks = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
-            )
+            tasks = task_runs(client, [run.id])
             marks += [
                 (
                     t.start_time.timestamp(),
