@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,29 +40,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "shim"))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
+from bench_servers import start_prefect_server, wait  # noqa: E402
 from fixture_site import FixtureSite  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(probe: Any, what: str, deadline: float = 120.0, step: float = 0.05) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(step)
-    raise SystemExit(f"gave up waiting for {what}")
 
 
 def page(n: int, version: int) -> str:
@@ -122,42 +104,10 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     api_url = args.api_url
     if not api_url:
-        home = work / "server"
-        (home / "db").mkdir(parents=True)
-        port = free_port()
-        api_url = f"http://127.0.0.1:{port}/api"
-        env = {
-            **{
-                k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))
-            },
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'db' / 'p.db'}",
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        base_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("NEWSLEDGER_", "PREFECT_"))
         }
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("prefect")),
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=(work / "server.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(api_url + "/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait(healthy, "the Prefect server", step=0.25)
+        server, api_url = start_prefect_server(work, base_env)
     # This process's flows run on that server (set before Prefect is imported).
     os.environ.update(
         PREFECT_API_URL=api_url,

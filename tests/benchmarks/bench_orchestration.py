@@ -36,7 +36,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,31 +46,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "shim"))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import duckdb  # noqa: E402
+from bench_servers import start_prefect_server, wait  # noqa: E402
 from fixture_site import FixtureSite  # noqa: E402
 from processes import session_processes  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(probe: Any, what: str, deadline: float = 120.0, step: float = 0.1) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(step)
-    raise SystemExit(f"gave up waiting for {what}")
 
 
 def page(n: int) -> str:
@@ -132,43 +114,9 @@ def main() -> None:
     try:
         api_url = args.api_url
         if not api_url:
-            home = work / "server"
-            (home / "db").mkdir(parents=True)
-            port = free_port()
-            api_url = f"http://127.0.0.1:{port}/api"
-            env = {
-                **base_env,
-                "PREFECT_HOME": str(home),
-                "PREFECT_API_DATABASE_CONNECTION_URL": (
-                    f"sqlite+aiosqlite:///{home / 'db' / 'prefect.db'}"
-                ),
-            }
             started = time.perf_counter()
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(Path(sys.executable).with_name("prefect")),
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    stdout=(work / "server.log").open("wb"),
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-
-            def healthy() -> bool:
-                try:
-                    return httpx.get(api_url + "/health", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait(healthy, "the Prefect server")
+            server, api_url = start_prefect_server(work, base_env)
+            processes.append(server)
             print(f"prefect server start: healthy after {time.perf_counter() - started:.1f} s")
 
         ledger = work / "ledger.duckdb"
