@@ -236,9 +236,16 @@ def _finish(
         conn.execute("BEGIN TRANSACTION")
         try:
             if marks:
-                conn.execute("CREATE TEMP TABLE new_marks (article_id VARCHAR, revision INTEGER)")
-                conn.executemany("INSERT INTO new_marks VALUES (?, ?)", marks)
-                conn.execute(store.sql("export_upsert_marks"), {"target": target})
+                # One statement with two list parameters: executemany costs a statement per
+                # mark (~1 ms each: 10 s for 10,000 marks).
+                conn.execute(
+                    store.sql("export_upsert_marks"),
+                    {
+                        "target": target,
+                        "article_ids": [article_id for article_id, _ in marks],
+                        "revisions": [revision for _, revision in marks],
+                    },
+                )
             conn.execute(
                 store.sql("export_finish"),
                 {

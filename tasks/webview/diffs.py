@@ -172,7 +172,11 @@ def story_diff(
         if change is not None
     ]
     old_text, new_text = old.get("text") or "", new.get("text") or ""
-    inline = list(word_diff(old_text, new_text, context=context)) if old_text != new_text else []
+    inline = (
+        list(word_diff(old_text, new_text, context=context, anchored=True))
+        if old_text != new_text
+        else []
+    )
     return StoryDiff(
         old=old,
         new=new,
