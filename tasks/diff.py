@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
@@ -102,10 +102,11 @@ def word_diff(
     def join(words: list[str]) -> str:
         return " ".join(words).replace(" \n\n ", "\n\n").replace("\n\n ", "\n\n")
 
-    if anchored:
-        opcodes = anchored_opcodes(a, b)
-    else:
-        opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    opcodes: Sequence[Opcode] = (
+        anchored_opcodes(a, b)
+        if anchored
+        else SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    )
     for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
         if op == "equal":
             same = a[i1:i2]

@@ -48,9 +48,9 @@ def resolve_article(conn: duckdb.DuckDBPyConnection, reference: str) -> ArticleR
     # An exact id (what the web view's links carry) is a primary-key lookup; the general
     # statement below scans every revision's source path. Both give the same article: among
     # several matches the exact id wins.
-    exact = conn.execute(sql("article_by_id"), {"article_id": reference}).fetchone()
-    if exact is not None:
-        return ArticleRef(exact[0], exact[1])
+    by_id = conn.execute(sql("article_by_id"), {"article_id": reference}).fetchone()
+    if by_id is not None:
+        return ArticleRef(by_id[0], by_id[1])
     url: str | None = None
     if "://" in reference:
         from newsledger.tasks.urls import normalize_url

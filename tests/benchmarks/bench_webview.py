@@ -201,7 +201,8 @@ def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
 
 def story_text(label: int, version: int) -> str:
     updates = "".join(
-        f"\n\nUpdate {n}: officials confirmed the vote on item {label}." for n in range(2, version + 1)
+        f"\n\nUpdate {n}: officials confirmed the vote on item {label}."
+        for n in range(2, version + 1)
     )
     return (
         f"date 2025-01-02 By Ann Lee and Bo Chan, Reuters\n\n"
@@ -261,7 +262,14 @@ def memory_under_ingest(settings: Settings, paths: list[str], count: int) -> Non
         phases["alone"] = (latencies, statuses, memory)
         stop = work / "stop"
         writer = subprocess.Popen(
-            [sys.executable, __file__, "--ingest-child", str(settings.db), str(work / "in"), str(stop)],
+            [
+                sys.executable,
+                __file__,
+                "--ingest-child",
+                str(settings.db),
+                str(work / "in"),
+                str(stop),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env=child_env(),
