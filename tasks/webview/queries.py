@@ -68,7 +68,7 @@ class StoryFilter:
     per_page: int = 50
 
     def params(self, ids: list[str] | None, now: datetime | None = None) -> dict[str, Any]:
-        """The bound parameters of ``webview_stories.sql``."""
+        """The bound parameters of ``webview_story_page.sql``."""
         now = now or datetime.now(UTC)
         per_page = max(1, min(self.per_page, MAX_PER_PAGE))
         return {
@@ -100,12 +100,30 @@ def search_matches(settings: Settings, q: str) -> list[str]:
         return rank(conn, q, limit=SEARCH_STORIES).article_ids
 
 
+def story_page(conn: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> tuple[list[str], int]:
+    """The ids of a page of the story list (newest change first) and how many stories pass
+    its filters (``StoryFilter.params``)."""
+    rows = conn.execute(sql("webview_story_page"), params).fetchall()
+    if rows:
+        return [str(row[0]) for row in rows], int(rows[0][1])
+    if params["offset"] == 0:
+        return [], 0
+    total = conn.execute(sql("webview_story_page"), {**params, "offset": 0, "limit": 1})
+    row = total.fetchone()
+    return [], int(row[1]) if row else 0
+
+
 def _story_page(
     conn: duckdb.DuckDBPyConnection, params: dict[str, Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    stories = records(conn.execute(sql("webview_story_list"), params))
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+    ids, total = story_page(conn, params)
+    stories = (
+        records(conn.execute(sql("webview_story_rows"), {"ids": ids, "total": total}))
+        if ids
+        else []
+    )
     facets = records(conn.execute(sql("webview_story_facets")))
-    return stories, facets
+    return stories, total, facets
 
 
 def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
@@ -118,9 +136,10 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
             ranking = rank(conn, q, limit=SEARCH_STORIES)
             params = filters.params(sorted(ranking.article_ids))
             if ranking.rows:
-                stories, facets = _story_page(conn, params)
+                stories, total, facets = _story_page(conn, params)
             else:
-                stories, facets = [], records(conn.execute(sql("webview_story_facets")))
+                stories, total = [], 0
+                facets = records(conn.execute(sql("webview_story_facets")))
             # Snippets only for the stories on this page.
             shown = [story["article_id"] for story in stories]
             for hit in hits(conn, ranking, shown):
@@ -128,8 +147,7 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     else:
         params = filters.params(None)
         with reader(settings) as conn:
-            stories, facets = _story_page(conn, params)
-    total = int(stories[0]["total"]) if stories else 0
+            stories, total, facets = _story_page(conn, params)
     for story in stories:
         story.pop("total")
         hit = matches.get(story["article_id"])
@@ -319,6 +337,23 @@ class FeedEntry:
     diff: StoryDiff
 
 
+def _feed_keys(
+    conn: duckdb.DuckDBPyConnection, *, outlet: str | None, ids: list[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` revisions (article_id, revision) of the stories ``ids``, or of
+    every story (of ``outlet``)."""
+    params = {"outlet": outlet, "limit": limit}
+    if ids is not None:
+        return records(conn.execute(sql("webview_feed_keys_of"), {**params, "ids": ids}))
+    bound = conn.execute(sql("webview_feed_bound"), params).fetchone()
+    since = bound[0] if bound else None
+    if since is not None:
+        keys = records(conn.execute(sql("webview_feed_keys"), {**params, "since": since}))
+        if len(keys) >= limit:  # every revision older than the bound ranks after these
+            return keys
+    return records(conn.execute(sql("webview_feed_keys"), {**params, "since": None}))
+
+
 def feed_entries(
     settings: Settings,
     *,
@@ -329,21 +364,16 @@ def feed_entries(
 ) -> list[FeedEntry]:
     """The newest ``limit`` revisions (of an outlet, a story, or the stories a search finds),
     each with its diff against the revision before it."""
-    ids = ""
+    ids: list[str] | None = None
     if q is not None:
-        matches = search_matches(settings, q)
-        if not matches:
+        ids = search_matches(settings, q)
+        if not ids:
             return []
-        ids = "\n".join(sorted(matches))
     with reader(settings) as conn:
         if article_id is not None:
-            article_id = resolve_article(conn, article_id).article_id
-        keys = records(
-            conn.execute(
-                sql("webview_feed_keys"),
-                {"outlet": outlet, "article_id": article_id, "ids": ids, "limit": limit},
-            )
-        )
+            story_id = resolve_article(conn, article_id).article_id
+            ids = [story_id] if ids is None or story_id in ids else []
+        keys = _feed_keys(conn, outlet=outlet, ids=ids, limit=limit)
         wanted = sorted({key["article_id"] for key in keys})
         found = {
             (row["article_id"], row["revision"]): row
@@ -400,6 +430,7 @@ __all__ = [
     "list_stories",
     "reader",
     "search_matches",
+    "story_page",
     "stats",
     "story",
 ]
