@@ -24,7 +24,7 @@ from newsledger.tasks.search import search as bm25_search
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, sql
 from newsledger.tasks.webview.diffs import StoryDiff, story_diff
-from newsledger.tasks.webview.queries import StoryFilter, search_matches, story_page
+from newsledger.tasks.webview.queries import StoryFilter, search_matches
 
 Frames = Literal["relation", "pandas", "polars"]
 
@@ -107,11 +107,7 @@ class Ledger:
         params["limit"], params["offset"] = max(limit, 1), max(offset, 0)
         if ids == []:
             params["ids"] = "\n"  # matches no article id
-        with open_reader(self.settings) as conn:
-            page, total = story_page(conn, params)
-            return self._copy(
-                conn.sql(sql("webview_story_rows"), params={"ids": page, "total": total})
-            )
+        return self._statement("webview_stories", params)
 
     def history(self, article: str) -> Any:
         """Every revision of a story (an id, a 6+ character id prefix, a URL or a path),

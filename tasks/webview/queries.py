@@ -68,7 +68,7 @@ class StoryFilter:
     per_page: int = 50
 
     def params(self, ids: list[str] | None, now: datetime | None = None) -> dict[str, Any]:
-        """The bound parameters of ``webview_story_page.sql``."""
+        """The bound parameters of ``webview_stories.sql``."""
         now = now or datetime.now(UTC)
         per_page = max(1, min(self.per_page, MAX_PER_PAGE))
         return {
@@ -100,30 +100,12 @@ def search_matches(settings: Settings, q: str) -> list[str]:
         return rank(conn, q, limit=SEARCH_STORIES).article_ids
 
 
-def story_page(conn: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> tuple[list[str], int]:
-    """The ids of a page of the story list (newest change first) and how many stories pass
-    its filters (``StoryFilter.params``)."""
-    rows = conn.execute(sql("webview_story_page"), params).fetchall()
-    if rows:
-        return [str(row[0]) for row in rows], int(rows[0][1])
-    if params["offset"] == 0:
-        return [], 0
-    total = conn.execute(sql("webview_story_page"), {**params, "offset": 0, "limit": 1})
-    row = total.fetchone()
-    return [], int(row[1]) if row else 0
-
-
 def _story_page(
     conn: duckdb.DuckDBPyConnection, params: dict[str, Any]
-) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
-    ids, total = story_page(conn, params)
-    stories = (
-        records(conn.execute(sql("webview_story_rows"), {"ids": ids, "total": total}))
-        if ids
-        else []
-    )
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stories = records(conn.execute(sql("webview_stories"), params))
     facets = records(conn.execute(sql("webview_story_facets")))
-    return stories, total, facets
+    return stories, facets
 
 
 def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
@@ -136,10 +118,9 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
             ranking = rank(conn, q, limit=SEARCH_STORIES)
             params = filters.params(sorted(ranking.article_ids))
             if ranking.rows:
-                stories, total, facets = _story_page(conn, params)
+                stories, facets = _story_page(conn, params)
             else:
-                stories, total = [], 0
-                facets = records(conn.execute(sql("webview_story_facets")))
+                stories, facets = [], records(conn.execute(sql("webview_story_facets")))
             # Snippets only for the stories on this page.
             shown = [story["article_id"] for story in stories]
             for hit in hits(conn, ranking, shown):
@@ -147,7 +128,8 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     else:
         params = filters.params(None)
         with reader(settings) as conn:
-            stories, total, facets = _story_page(conn, params)
+            stories, facets = _story_page(conn, params)
+    total = int(stories[0]["total"]) if stories else 0
     for story in stories:
         story.pop("total")
         hit = matches.get(story["article_id"])
@@ -430,7 +412,6 @@ __all__ = [
     "list_stories",
     "reader",
     "search_matches",
-    "story_page",
     "stats",
     "story",
 ]
