@@ -357,20 +357,25 @@ def feed_entries(
             ids = [story_id] if ids is None or story_id in ids else []
         keys = _feed_keys(conn, outlet=outlet, ids=ids, limit=limit)
         wanted = sorted({key["article_id"] for key in keys})
-        found = {
-            (row["article_id"], row["revision"]): row
-            for row in (
-                records(conn.execute(sql("webview_feed"), {"ids": wanted})) if wanted else []
-            )
-        }
-    rows = [found[key["article_id"], key["revision"]] for key in keys]
+        found = records(conn.execute(sql("webview_feed"), {"ids": wanted})) if wanted else []
+    by_key: dict[tuple[str, int], dict[str, Any]] = {}
+    before: dict[tuple[str, int], dict[str, Any] | None] = {}
+    previous: dict[str, Any] | None = None
+    for row in found:  # ordered by story, then revision: pair each with the one before
+        if previous is not None and previous["article_id"] != row["article_id"]:
+            previous = None
+        by_key[row["article_id"], row["revision"]] = row
+        before[row["article_id"], row["revision"]] = previous
+        previous = row
     entries = []
-    for row in rows:
+    for key in keys:
+        row = by_key[key["article_id"], key["revision"]]
+        prior = before[key["article_id"], key["revision"]] or {}
         old = {
-            "revision": row["previous_revision"] or 0,
-            "title": row["previous_title"],
-            "authors": list(row["previous_authors"] or []),
-            "text": row["previous_text"] or "",
+            "revision": prior.get("revision") or 0,
+            "title": prior.get("title"),
+            "authors": list(prior.get("authors") or []),
+            "text": prior.get("text") or "",
             "observed_at": None,
             "published": None,
             "modified": None,

@@ -57,15 +57,18 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
-def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(median, p95) in milliseconds over ``repeat`` runs, after one warm-up run."""
+def timed(action: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """(median, p95) in milliseconds over ``repeat`` runs after one warm-up run, and the time of
+    that first (cold) run."""
+    begin = time.perf_counter()
     action()
+    first = (time.perf_counter() - begin) * 1000
     samples = []
     for _ in range(repeat):
         begin = time.perf_counter()
         action()
         samples.append((time.perf_counter() - begin) * 1000)
-    return percentiles(samples)
+    return (*percentiles(samples), first)
 
 
 def main() -> None:
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace, db: Path) -> None:
         with open_reader(settings) as conn:
             conn.execute("SELECT 1").fetchall()
 
-    base_median, base_p95 = timed(floor, args.repeat)
+    base_median, base_p95, _ = timed(floor, args.repeat)
     print(
         f"baseline (open read-only, SELECT 1, close): median {base_median:.1f} ms, "
         f"p95 {base_p95:.1f} ms · load average {os.getloadavg()[0]:.1f}"
@@ -144,15 +147,17 @@ def run(args: argparse.Namespace, db: Path) -> None:
         "Atom: story": f"/feeds/story/{edited}.atom",
         "Atom: search": f"/feeds/search.atom?q={word}",
     }
-    print(f"{'page':38} {'median ms':>10} {'p95 ms':>8} {'× baseline':>11}")
+    print(f"{'page':38} {'median ms':>10} {'p95 ms':>8} {'× baseline':>11} {'first ms':>9}")
     for label, path in pages.items():
 
         def request(path: str = path) -> None:
             response = client.get(path)
             assert response.status_code == 200, (path, response.text[:300])
 
-        median, p95 = timed(request, args.repeat)
-        print(f"{label:38} {median:10.1f} {p95:8.1f} {median / base_median:10.1f}×")
+        median, p95, first = timed(request, args.repeat)
+        print(
+            f"{label:38} {median:10.1f} {p95:8.1f} {median / base_median:10.1f}× {first:9.1f}"
+        )
     print(f"load average {os.getloadavg()[0]:.1f}")
     if args.memory_requests:
         paths = [pages[k] for k in ("stories page", "search page", "story page with its diff")]
