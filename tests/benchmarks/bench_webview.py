@@ -112,9 +112,10 @@ def run(args: argparse.Namespace, db: Path) -> None:
         stories, revisions = conn.execute(
             "SELECT count(DISTINCT article_id), count(*) FROM revisions"
         ).fetchone() or (0, 0)
+        # The most revised of the generated stories (not of those the ingest below adds).
         (edited,) = conn.execute(
-            "SELECT article_id FROM revisions GROUP BY article_id ORDER BY count(*) DESC, "
-            "article_id LIMIT 1"
+            "SELECT article_id FROM revisions WHERE source LIKE 'stories/%' "
+            "GROUP BY article_id ORDER BY count(*) DESC, article_id LIMIT 1"
         ).fetchone() or ("",)
         (outlet,) = conn.execute(
             "SELECT outlet FROM revisions WHERE outlet IS NOT NULL LIMIT 1"
