@@ -84,13 +84,13 @@ class StoryFilter:
 
 @contextmanager
 def search_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for a request with a text search: as :func:`tasks.search.search`
-    opens it (it may load the fts extension to stem a word the ledger never had), so the
-    search and the page's other reads share one connection. Only fixed statements run on it."""
+    """The read-only connection a text search ranks on (as :func:`tasks.search.search` opens
+    it: it may load the fts extension to stem a word the ledger never had). Only fixed
+    statements run on it; nothing is SET on it (DuckDB may hand a request the database
+    instance of a concurrent request's connection, whose configuration can be locked)."""
     with open_reader(
         settings, locked_down=False, query_timeout=settings.query_timeout_seconds
     ) as conn:
-        conn.execute("SET TimeZone = 'UTC'")
         yield conn
 
 
@@ -116,7 +116,8 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     if q:
         with search_reader(settings) as conn:
             ranking = rank(conn, q, limit=SEARCH_STORIES)
-            params = filters.params(sorted(ranking.article_ids))
+        params = filters.params(sorted(ranking.article_ids))
+        with reader(settings) as conn:
             if ranking.rows:
                 stories, facets = _story_page(conn, params)
             else:
