@@ -38,6 +38,9 @@ from newsledger.tasks.values import sql_string, utc_now
 PARTITION_KEYS = ("outlet", "language", "source_kind", "year", "month", "day")
 DEFAULT_PARTITION_BY = ("outlet", "day")
 FILE_PREFIX = "part-"
+# zstd level 1, not DuckDB's default 3: writing 10,000 revisions' texts (39 MB) took 1.4 s
+# instead of 5.6-6.3 s (load average ~26), for files 13 % larger (19.1 MB against 16.8 MB).
+ZSTD_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def _write(
         pending = store.sql("export_pending_revisions").strip().rstrip(";")
         row = conn.execute(
             f"COPY ({pending}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd, "
+            f"COMPRESSION_LEVEL {ZSTD_LEVEL}, "
             f"PARTITION_BY ({', '.join(partition_by)}), "
             f"FILENAME_PATTERN {sql_string(FILE_PREFIX + export_id + '-{i}')}, "
             "OVERWRITE_OR_IGNORE true, RETURN_FILES true)",
@@ -227,9 +231,16 @@ def _finish(
         conn.execute("BEGIN TRANSACTION")
         try:
             if marks:
-                conn.execute("CREATE TEMP TABLE new_marks (article_id VARCHAR, revision INTEGER)")
-                conn.executemany("INSERT INTO new_marks VALUES (?, ?)", marks)
-                conn.execute(store.sql("export_upsert_marks"), {"target": target})
+                # One statement with two list parameters: executemany costs a statement per
+                # mark (~1 ms each: 10 s for 10,000 marks).
+                conn.execute(
+                    store.sql("export_upsert_marks"),
+                    {
+                        "target": target,
+                        "article_ids": [article_id for article_id, _ in marks],
+                        "revisions": [revision for _, revision in marks],
+                    },
+                )
             conn.execute(
                 store.sql("export_finish"),
                 {

@@ -48,6 +48,12 @@ def _path_forms(reference: str) -> tuple[list[str], list[str]]:
 
 def resolve_article(conn: duckdb.DuckDBPyConnection, reference: str) -> ArticleRef:
     """An article from its id (or a 6+ character prefix), identity, URL or file path."""
+    # An exact id (what the web view's links carry) is a primary-key lookup; the general
+    # statement below scans every revision's source path. Both give the same article: among
+    # several matches the exact id wins.
+    by_id = conn.execute(sql("article_by_id"), {"article_id": reference}).fetchone()
+    if by_id is not None:
+        return ArticleRef(by_id[0], by_id[1])
     url: str | None = None
     if "://" in reference:
         from newsledger.tasks.urls import normalize_url

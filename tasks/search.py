@@ -355,52 +355,105 @@ def search(
     that still has the matching terms; ``in_latest`` is False when only older revisions match,
     i.e. the story no longer says it). ``all_revisions`` lists every matching revision.
     ``since`` keeps revisions observed at or after that time."""
+    with open_reader(settings, locked_down=False) as conn:
+        ranking = rank(conn, query, all_revisions=all_revisions, since=since, limit=limit)
+        return SearchResults(query, ranking.terms, hits(conn, ranking), ranking.status)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What :func:`rank` found: the query's terms and the ranked rows (article_id, revision,
+    latest_revision, score, mask, matching_revisions), best first, without texts."""
+
+    query: str
+    term_of: dict[int, str]
+    rows: list[tuple[Any, ...]]
+    status: IndexStatus
+
+    @property
+    def termids(self) -> list[int]:
+        return sorted(self.term_of)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(self.term_of[t] for t in self.termids)
+
+    @property
+    def article_ids(self) -> list[str]:
+        return [str(row[0]) for row in self.rows]
+
+
+def rank(
+    conn: duckdb.DuckDBPyConnection,
+    query: str,
+    *,
+    all_revisions: bool = False,
+    since: date | datetime | None = None,
+    limit: int = 10,
+) -> Ranking:
+    """The BM25 ranking of :func:`search` on an open read-only connection (one that may load
+    fts), without the hits' texts and snippets (:func:`hits` makes those)."""
     if limit < 1:
         raise SearchError("--limit must be at least 1")
-    with open_reader(settings, locked_down=False) as conn:
-        status = _status(conn)
-        term_of = query_terms(conn, query)
-        if not term_of:
-            return SearchResults(query, (), [], status)
-        termids = sorted(term_of)
-        conn.execute(
-            sql("search_hits")
-            .replace("/*termids*/", ", ".join(map(str, termids)))
-            .replace("/*termbits*/", ", ".join(f"({t}, {bit})" for bit, t in enumerate(termids))),
-            {"since": _since(since)},
-        )
-        statement = "search_revision_hits" if all_revisions else "search_stories"
-        rows = conn.execute(sql(statement), {"limit": limit}).fetchall()
-        conn.execute("DROP TABLE IF EXISTS search_matches")
-        details: dict[tuple[str, int], tuple[Any, ...]] = {}
-        if rows:
-            ids = ", ".join(sorted({sql_string(str(row[0])) for row in rows}))
-            for detail in conn.execute(
-                sql("search_hit_detail").replace("/*article_ids*/", ids)
-            ).fetchall():
-                details[detail[0], detail[1]] = detail[2:]
-        hits = []
-        for article_id, revision, latest, score, mask, matching in rows:
-            identity, title, observed_at, outlet, text = details[article_id, revision]
-            present = [t for bit, t in enumerate(termids) if int(mask) >> bit & 1]
-            snippet, highlights = make_snippet(conn, text, present)
-            hits.append(
-                SearchHit(
-                    article_id,
-                    identity,
-                    revision,
-                    latest,
-                    observed_at,
-                    title,
-                    outlet,
-                    float(score),
-                    tuple(term_of[t] for t in present),
-                    int(matching),
-                    snippet,
-                    highlights,
-                )
+    status = _status(conn)
+    term_of = query_terms(conn, query)
+    if not term_of:
+        return Ranking(query, term_of, [], status)
+    termids = sorted(term_of)
+    conn.execute(
+        sql("search_hits")
+        .replace("/*termids*/", ", ".join(map(str, termids)))
+        .replace("/*termbits*/", ", ".join(f"({t}, {bit})" for bit, t in enumerate(termids))),
+        {"since": _since(since)},
+    )
+    statement = "search_revision_hits" if all_revisions else "search_stories"
+    rows = conn.execute(sql(statement), {"limit": limit}).fetchall()
+    conn.execute("DROP TABLE IF EXISTS search_matches")
+    return Ranking(query, term_of, rows, status)
+
+
+def hits(
+    conn: duckdb.DuckDBPyConnection, ranking: Ranking, article_ids: Sequence[str] | None = None
+) -> list[SearchHit]:
+    """The hits of a ranking (of the stories ``article_ids`` only, when given), with their
+    titles and snippets, in ranking order."""
+    rows = ranking.rows
+    if article_ids is not None:
+        wanted = set(article_ids)
+        rows = [row for row in rows if row[0] in wanted]
+    if not rows:
+        return []
+    termids = ranking.termids
+    details: dict[tuple[str, int], tuple[Any, ...]] = {}
+    ids = ", ".join(sorted({sql_string(str(row[0])) for row in rows}))
+    for detail in conn.execute(sql("search_hit_detail").replace("/*article_ids*/", ids)).fetchall():
+        details[detail[0], detail[1]] = detail[2:]
+    presents = [[t for bit, t in enumerate(termids) if int(row[4]) >> bit & 1] for row in rows]
+    texts = [details[row[0], row[1]][4] or "" for row in rows]
+    # One lookup of every word of every text shown (a query per hit cost ~2 ms each).
+    found = matching_words(conn, [w for text in texts for w in text.split()], termids)
+    found_hits = []
+    for row, present, text in zip(rows, presents, texts, strict=True):
+        article_id, revision, latest, score, _mask, matching = row
+        identity, title, observed_at, outlet, _text = details[article_id, revision]
+        snippet, highlights = snippet_of(text, found if present else set())
+        found_hits.append(
+            SearchHit(
+                article_id,
+                identity,
+                revision,
+                latest,
+                observed_at,
+                title,
+                outlet,
+                float(score),
+                tuple(ranking.term_of[t] for t in present),
+                int(matching),
+                snippet,
+                highlights,
             )
-    return SearchResults(query, tuple(term_of[t] for t in termids), hits, status)
+        )
+    return found_hits
 
 
 def query_terms(conn: duckdb.DuckDBPyConnection, query: str) -> dict[int, str]:
@@ -425,22 +478,27 @@ def query_terms(conn: duckdb.DuckDBPyConnection, query: str) -> dict[int, str]:
     return found
 
 
-def make_snippet(
-    conn: duckdb.DuckDBPyConnection,
-    text: str,
-    termids: Sequence[int],
-    width: int = SNIPPET_WORDS,
-) -> tuple[str, tuple[str, ...]]:
-    """About ``width`` words of ``text`` around the densest cluster of words that are forms of
-    the terms ``termids``, and the words that matched (for highlighting)."""
-    words = text.split()
+def matching_words(
+    conn: duckdb.DuckDBPyConnection, words: Sequence[str], termids: Sequence[int]
+) -> set[str]:
+    """Which of ``words`` (as they appear in a text) contain a form of one of ``termids``."""
     if not words or not termids:
-        return " ".join(words[:width]) + (" …" if len(words) > width else ""), ()
+        return set()
     # Words are passed joined: a Python list parameter is converted value by value (slow).
     statement = sql("search_snippet_words").replace(
         "/*termids*/", ", ".join(str(int(t)) for t in termids)
     )
-    found = {row[0] for row in conn.execute(statement, {"words": "\n".join(set(words))}).fetchall()}
+    return {row[0] for row in conn.execute(statement, {"words": "\n".join(set(words))}).fetchall()}
+
+
+def snippet_of(
+    text: str, found: set[str], width: int = SNIPPET_WORDS
+) -> tuple[str, tuple[str, ...]]:
+    """About ``width`` words of ``text`` around the densest cluster of the words ``found``
+    (:func:`matching_words`), and the words that matched (for highlighting)."""
+    words = text.split()
+    if not words or not found:
+        return " ".join(words[:width]) + (" …" if len(words) > width else ""), ()
     matched = [w in found for w in words]
     positions = [i for i, hit in enumerate(matched) if hit]
     start = 0
@@ -462,6 +520,17 @@ def make_snippet(
     return snippet, highlights
 
 
+def make_snippet(
+    conn: duckdb.DuckDBPyConnection,
+    text: str,
+    termids: Sequence[int],
+    width: int = SNIPPET_WORDS,
+) -> tuple[str, tuple[str, ...]]:
+    """About ``width`` words of ``text`` around the densest cluster of words that are forms of
+    the terms ``termids``, and the words that matched (for highlighting)."""
+    return snippet_of(text, matching_words(conn, text.split(), termids), width)
+
+
 def parse_since(value: str) -> datetime:
     """A ``--since`` value: a date (YYYY-MM-DD, midnight UTC) or an ISO date-time."""
     try:
@@ -476,18 +545,23 @@ def parse_since(value: str) -> datetime:
 __all__ = [
     "ANALYZER",
     "IndexStatus",
+    "Ranking",
     "RefreshReport",
     "SearchError",
     "SearchHit",
     "SearchResults",
     "fts_extension_file",
     "fts_stopwords",
+    "hits",
     "load_fts",
     "make_snippet",
+    "matching_words",
     "parse_since",
     "query_terms",
+    "rank",
     "refresh_after_ingest",
     "refresh_search_index",
     "search",
     "search_index_status",
+    "snippet_of",
 ]

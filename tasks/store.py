@@ -604,6 +604,11 @@ def write_batch(
             _insert(conn, "insert_articles", plan.articles)
             _insert(conn, "insert_identities", plan.identities)
             _insert(conn, "insert_revisions", plan.revisions)
+            if plan.revisions:  # the stories' summary rows (migration 017), same transaction
+                conn.execute(
+                    sql("refresh_story_summary"),
+                    {"article_ids": sorted({row.article_id for row in plan.revisions})},
+                )
             _insert(conn, "insert_observations", plan.observations)
             if plan.observations:
                 conn.execute(sql("update_input_state"), {"count": len(plan.observations)})

@@ -17,13 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from newsledger.tasks.ledger import (
-    article_revisions,
-    resolve_article,
-    revision_detail,
-)
+from newsledger.tasks.errors import ArticleNotFoundError
+from newsledger.tasks.ledger import article_revisions, resolve_article
 from newsledger.tasks.query import ledger_stats
-from newsledger.tasks.search import search
+from newsledger.tasks.search import hits, rank
 from newsledger.tasks.settings import Settings
 from newsledger.tasks.store import open_reader, sql
 from newsledger.tasks.webview.diffs import StoryDiff, story_diff
@@ -85,31 +82,58 @@ class StoryFilter:
         }
 
 
-def search_matches(settings: Settings, q: str) -> dict[str, dict[str, Any]]:
-    """Stories matching a text search (BM25, one hit per story): article id -> hit."""
-    results = search(settings, q, limit=SEARCH_STORIES)
-    return {
-        hit.article_id: {**hit.as_dict(), "highlights": list(hit.highlights)}
-        for hit in results.hits
-    }
+@contextmanager
+def search_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The read-only connection a text search ranks on (as :func:`tasks.search.search` opens
+    it: it may load the fts extension to stem a word the ledger never had). Only fixed
+    statements run on it; nothing is SET on it (DuckDB may hand a request the database
+    instance of a concurrent request's connection, whose configuration can be locked)."""
+    with open_reader(
+        settings, locked_down=False, query_timeout=settings.query_timeout_seconds
+    ) as conn:
+        yield conn
+
+
+def search_matches(settings: Settings, q: str) -> list[str]:
+    """The ids of the stories a text search finds (BM25, the best SEARCH_STORIES)."""
+    with search_reader(settings) as conn:
+        return rank(conn, q, limit=SEARCH_STORIES).article_ids
+
+
+def _story_page(
+    conn: duckdb.DuckDBPyConnection, params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stories = records(conn.execute(sql("webview_stories"), params))
+    facets = records(conn.execute(sql("webview_story_facets")))
+    return stories, facets
 
 
 def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
-    """A page of stories (newest change first) with the filter choices and paging."""
-    matches: dict[str, dict[str, Any]] | None = None
-    if filters.q and filters.q.strip():
-        matches = search_matches(settings, filters.q)
-    params = filters.params(sorted(matches) if matches is not None else None)
-    with reader(settings) as conn:
-        if matches is not None and not matches:
-            stories: list[dict[str, Any]] = []
-        else:
-            stories = records(conn.execute(sql("webview_stories"), params))
-        facets = records(conn.execute(sql("webview_facets")))
+    """A page of stories (newest change first) with the filter choices and paging; with a
+    text search, the stories it finds, each with its best match's snippet."""
+    matches: dict[str, dict[str, Any]] = {}
+    q = (filters.q or "").strip()
+    if q:
+        with search_reader(settings) as conn:
+            ranking = rank(conn, q, limit=SEARCH_STORIES)
+        params = filters.params(sorted(ranking.article_ids))
+        with reader(settings) as conn:
+            if ranking.rows:
+                stories, facets = _story_page(conn, params)
+            else:
+                stories, facets = [], records(conn.execute(sql("webview_story_facets")))
+            # Snippets only for the stories on this page.
+            shown = [story["article_id"] for story in stories]
+            for hit in hits(conn, ranking, shown):
+                matches[hit.article_id] = {**hit.as_dict(), "highlights": list(hit.highlights)}
+    else:
+        params = filters.params(None)
+        with reader(settings) as conn:
+            stories, facets = _story_page(conn, params)
     total = int(stories[0]["total"]) if stories else 0
     for story in stories:
         story.pop("total")
-        hit = (matches or {}).get(story["article_id"])
+        hit = matches.get(story["article_id"])
         story["search"] = (
             {
                 key: hit[key]
@@ -137,17 +161,33 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     }
 
 
-def _detail(conn: duckdb.DuckDBPyConnection, article_id: str, revision: int) -> dict[str, Any]:
-    detail = revision_detail(conn, article_id, revision)
+LATEST_FIELDS = (  # the story's latest metadata (as stored_stories.sql gives it)
+    "revision",
+    "title",
+    "authors",
+    "outlet",
+    "published",
+    "modified",
+    "dateline",
+    "language",
+    "word_count",
+    "section_headings",
+    "update_notes",
+    "lede",
+)
+
+
+def _detail(row: dict[str, Any]) -> dict[str, Any]:
+    """What a diff compares of a revision (webview_story_revisions.sql's row)."""
     return {
-        "revision": detail.revision,
-        "observed_at": utc(detail.observed_at),
-        "content_hash": detail.content_hash,
-        "title": detail.title,
-        "authors": detail.authors,
-        "published": detail.published,
-        "modified": detail.modified,
-        "text": detail.text,
+        "revision": row["revision"],
+        "observed_at": row["observed_at"],
+        "content_hash": row["content_hash"],
+        "title": row["title"],
+        "authors": list(row["authors"] or []),
+        "published": row["published"],
+        "modified": row["modified"],
+        "text": row["text"],
     }
 
 
@@ -169,15 +209,18 @@ def story(
         extras = {
             row["revision"]: row
             for row in records(
-                conn.execute(sql("webview_revision_notes"), {"article_id": ref.article_id})
+                conn.execute(sql("webview_story_revisions"), {"article_id": ref.article_id})
             )
         }
-        (latest,) = records(conn.execute(sql("stored_stories"), {"ids": [ref.article_id]}))
-        last = timeline[-1]["revision"]
-        to_n = to_revision or last
-        from_n = from_revision or max(1, to_n - 1)
-        old = _detail(conn, ref.article_id, from_n)
-        new = _detail(conn, ref.article_id, to_n)
+    last = timeline[-1]["revision"]
+    to_n = to_revision or last
+    from_n = from_revision or max(1, to_n - 1)
+    for wanted in (from_n, to_n):
+        if wanted not in extras:
+            raise ArticleNotFoundError(f"article {ref.article_id} has no revision {wanted}")
+    latest = {"article_id": ref.article_id, "identity": ref.identity} | {
+        key: extras[last][key] for key in LATEST_FIELDS
+    }
     for entry in timeline:
         extra = extras.get(entry["revision"], {})
         entry["authors"] = extra.get("authors") or []
@@ -185,8 +228,8 @@ def story(
         entry["blocks"] = {
             key: extra.get(f"blocks_{key}") for key in ("added", "removed", "changed")
         }
-    notes = extras.get(to_n, {}).get("update_notes") or []
-    diff = story_diff(old, new, list(notes))
+    notes = extras[to_n].get("update_notes") or []
+    diff = story_diff(_detail(extras[from_n]), _detail(extras[to_n]), list(notes))
     return {
         "article_id": ref.article_id,
         "identity": ref.identity,
@@ -277,6 +320,23 @@ class FeedEntry:
     diff: StoryDiff
 
 
+def _feed_keys(
+    conn: duckdb.DuckDBPyConnection, *, outlet: str | None, ids: list[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` revisions (article_id, revision) of the stories ``ids``, or of
+    every story (of ``outlet``)."""
+    params = {"outlet": outlet, "limit": limit}
+    if ids is not None:
+        return records(conn.execute(sql("webview_feed_keys_of"), {**params, "ids": ids}))
+    bound = conn.execute(sql("webview_feed_bound"), params).fetchone()
+    since = bound[0] if bound else None
+    if since is not None:
+        keys = records(conn.execute(sql("webview_feed_keys"), {**params, "since": since}))
+        if len(keys) >= limit:  # every revision older than the bound ranks after these
+            return keys
+    return records(conn.execute(sql("webview_feed_keys"), {**params, "since": None}))
+
+
 def feed_entries(
     settings: Settings,
     *,
@@ -287,36 +347,36 @@ def feed_entries(
 ) -> list[FeedEntry]:
     """The newest ``limit`` revisions (of an outlet, a story, or the stories a search finds),
     each with its diff against the revision before it."""
-    ids = ""
+    ids: list[str] | None = None
     if q is not None:
-        matches = search_matches(settings, q)
-        if not matches:
+        ids = search_matches(settings, q)
+        if not ids:
             return []
-        ids = "\n".join(sorted(matches))
     with reader(settings) as conn:
         if article_id is not None:
-            article_id = resolve_article(conn, article_id).article_id
-        keys = records(
-            conn.execute(
-                sql("webview_feed_keys"),
-                {"outlet": outlet, "article_id": article_id, "ids": ids, "limit": limit},
-            )
-        )
+            story_id = resolve_article(conn, article_id).article_id
+            ids = [story_id] if ids is None or story_id in ids else []
+        keys = _feed_keys(conn, outlet=outlet, ids=ids, limit=limit)
         wanted = sorted({key["article_id"] for key in keys})
-        found = {
-            (row["article_id"], row["revision"]): row
-            for row in (
-                records(conn.execute(sql("webview_feed"), {"ids": wanted})) if wanted else []
-            )
-        }
-    rows = [found[key["article_id"], key["revision"]] for key in keys]
+        found = records(conn.execute(sql("webview_feed"), {"ids": wanted})) if wanted else []
+    by_key: dict[tuple[str, int], dict[str, Any]] = {}
+    before: dict[tuple[str, int], dict[str, Any] | None] = {}
+    previous: dict[str, Any] | None = None
+    for row in found:  # ordered by story, then revision: pair each with the one before
+        if previous is not None and previous["article_id"] != row["article_id"]:
+            previous = None
+        by_key[row["article_id"], row["revision"]] = row
+        before[row["article_id"], row["revision"]] = previous
+        previous = row
     entries = []
-    for row in rows:
+    for key in keys:
+        row = by_key[key["article_id"], key["revision"]]
+        prior = before[key["article_id"], key["revision"]] or {}
         old = {
-            "revision": row["previous_revision"] or 0,
-            "title": row["previous_title"],
-            "authors": list(row["previous_authors"] or []),
-            "text": row["previous_text"] or "",
+            "revision": prior.get("revision") or 0,
+            "title": prior.get("title"),
+            "authors": list(prior.get("authors") or []),
+            "text": prior.get("text") or "",
             "observed_at": None,
             "published": None,
             "modified": None,
