@@ -337,15 +337,16 @@ class PrefectRest:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         import httpx
+        from newsledger.tasks.busy_retry import BusyRetryTransport
 
         try:
-            response = httpx.request(
-                method,
-                self.api_url + path,
-                json=body,
-                headers=self.headers,
-                timeout=self.timeout,
-            )
+            # a server on SQLite answers 503 while another write holds its database
+            with httpx.Client(
+                transport=BusyRetryTransport(httpx.HTTPTransport()), timeout=self.timeout
+            ) as client:
+                response = client.request(
+                    method, self.api_url + path, json=body, headers=self.headers
+                )
         except httpx.HTTPError as error:
             raise PrefectAPIError(f"{method} {path} on {self.api_url}: {error}") from error
         if response.status_code >= 400:

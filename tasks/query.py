@@ -396,7 +396,7 @@ def ledger_stats(settings: Settings, *, days: int = 14, top: int = 10) -> Ledger
         cursor = conn.execute(sql(name), params)
         return Table([d[0] for d in cursor.description or []], cursor.fetchall())
 
-    with open_reader(settings, locked_down=False) as conn:
+    with open_reader(settings) as conn:
         return LedgerStats(
             totals=table(conn, "stats_totals"),
             per_outlet_day=table(conn, "stats_outlet_day", days=days),

@@ -85,6 +85,22 @@ def fts_stopwords() -> list[str]:
     return sorted(row[0] for row in rows)
 
 
+def porter_stems(words: Sequence[str]) -> list[str]:
+    """The Porter stems (fts's ``stem``) of ``words``, in order, computed on a private
+    in-memory DuckDB: the ledger's connection needs no extension, so a search can run on a
+    locked-down reader (DuckDB shares one database instance, and its configuration, between a
+    process's connections to one file: a web server's concurrent requests must all open it
+    alike)."""
+    with duckdb.connect() as conn:
+        load_fts(conn)
+        rows = conn.execute(
+            "SELECT stem(word, 'porter') FROM unnest($words) WITH ORDINALITY AS w(word, n) "
+            "ORDER BY n",
+            {"words": list(words)},
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
 # --- keeping the index current ----------------------------------------------------------------
 
 
@@ -127,7 +143,7 @@ def _status(conn: duckdb.DuckDBPyConnection) -> IndexStatus:
 
 
 def search_index_status(settings: Settings) -> IndexStatus:
-    with open_reader(settings, locked_down=False) as conn:
+    with open_reader(settings) as conn:
         return _status(conn)
 
 
@@ -355,7 +371,7 @@ def search(
     that still has the matching terms; ``in_latest`` is False when only older revisions match,
     i.e. the story no longer says it). ``all_revisions`` lists every matching revision.
     ``since`` keeps revisions observed at or after that time."""
-    with open_reader(settings, locked_down=False) as conn:
+    with open_reader(settings) as conn:
         ranking = rank(conn, query, all_revisions=all_revisions, since=since, limit=limit)
         return SearchResults(query, ranking.terms, hits(conn, ranking), ranking.status)
 
@@ -391,8 +407,8 @@ def rank(
     since: date | datetime | None = None,
     limit: int = 10,
 ) -> Ranking:
-    """The BM25 ranking of :func:`search` on an open read-only connection (one that may load
-    fts), without the hits' texts and snippets (:func:`hits` makes those)."""
+    """The BM25 ranking of :func:`search` on an open read-only connection (locked down or
+    not), without the hits' texts and snippets (:func:`hits` makes those)."""
     if limit < 1:
         raise SearchError("--limit must be at least 1")
     status = _status(conn)
@@ -458,8 +474,9 @@ def hits(
 
 def query_terms(conn: duckdb.DuckDBPyConnection, query: str) -> dict[int, str]:
     """The indexed terms of a query, by id: its words are looked up among the word forms the
-    ledger contains; words it never contained are stemmed (this loads fts) and looked up among
-    the stems, so the result is exactly what stemming every query word would give."""
+    ledger contains; words it never contained are stemmed (:func:`porter_stems`) and looked up
+    among the stems, so the result is exactly what stemming every query word would give. Only
+    plain reads run on ``conn``: any read-only connection will do, a locked-down one too."""
     found: dict[int, str] = {}
     unknown: list[str] = []
     for word, termid, term in conn.execute(sql("search_query_terms"), {"query": query}).fetchall():
@@ -468,9 +485,8 @@ def query_terms(conn: duckdb.DuckDBPyConnection, query: str) -> dict[int, str]:
         else:
             found[int(termid)] = str(term)
     if unknown:
-        load_fts(conn)
         for termid, term in conn.execute(
-            sql("search_stem_terms"), {"words": "\n".join(unknown)}
+            sql("search_stem_terms"), {"stems": porter_stems(unknown)}
         ).fetchall():
             found[int(termid)] = str(term)
     if len(found) > MAX_QUERY_TERMS:

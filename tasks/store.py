@@ -61,6 +61,12 @@ MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # corrupt file's "checksum … in block at location …" matched that, and was waited on for the
 # whole lock timeout instead of being reported.
 LOCK_MESSAGE = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
+# DuckDB keeps one database instance per file in a process, shared by that process's
+# connections to it: while one is open, a connection asking for another configuration (a
+# writer beside readers, or the other way round) is refused with "Can't open a connection to
+# same database file with a different configuration than existing connections". In a server
+# that answers requests on several threads, the other connection closes within its request.
+SAME_PROCESS_MESSAGE = re.compile(r"same database file with a different configuration")
 
 # A killed writer leaves a WAL. duckdb 1.5.5 loses the replayed rows from a secondary index
 # (``revisions_article_id_idx``) when a WAL is replayed and the file is then closed without an
@@ -152,6 +158,12 @@ def _is_lock_error(error: Exception) -> bool:
     return isinstance(error, duckdb.IOException) and bool(LOCK_MESSAGE.search(str(error)))
 
 
+def _is_same_process_conflict(error: Exception) -> bool:
+    return isinstance(error, duckdb.ConnectionException) and bool(
+        SAME_PROCESS_MESSAGE.search(str(error))
+    )
+
+
 def connect_with_retry(
     path: Path,
     *,
@@ -159,7 +171,8 @@ def connect_with_retry(
     timeout: float,
     config: dict[str, Any] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the file, waiting (with jittered backoff) while another process holds its lock."""
+    """Open the file, waiting (with jittered backoff) while another process holds its lock, or
+    while another connection of this process holds it open with another configuration."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     repaired: list[torn_blocks.TornBlock] = []
@@ -172,12 +185,18 @@ def connect_with_retry(
                 torn_blocks.repair(path, block)
                 repaired.append(block)
                 continue
-            if not _is_lock_error(error):
+            same_process = _is_same_process_conflict(error)
+            if not (same_process or _is_lock_error(error)):
                 _undo_repairs(path, repaired)
                 raise StoreError(f"cannot open the ledger {path}: {error}") from error
             if time.monotonic() >= deadline:
+                holder = (
+                    "another connection of this process, opened with another configuration,"
+                    if same_process
+                    else "another process"
+                )
                 raise DatabaseLockedError(
-                    f"the ledger {path} stayed locked by another process for {timeout:.0f} s "
+                    f"the ledger {path} stayed locked by {holder} for {timeout:.0f} s "
                     "(raise NEWSLEDGER_LOCK_TIMEOUT_SECONDS, or stop the other writer)"
                 ) from error
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
@@ -332,16 +351,34 @@ def ensure_ledger(settings: Settings) -> list[int]:
         conn.close()
 
 
+def _lock_down(conn: duckdb.DuckDBPyConnection) -> None:
+    """Times in UTC whatever the machine's zone, then the configuration locked (users cannot
+    SET it afterwards). Both are settings of the database instance, which a process's
+    concurrent connections to one file share (see SAME_PROCESS_MESSAGE): when another
+    locked-down reader of this process locked it first, they are checked, not set."""
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET lock_configuration = true")
+    except duckdb.InvalidInputException:
+        row = conn.execute(
+            "SELECT current_setting('lock_configuration'), current_setting('TimeZone')"
+        ).fetchone()
+        if not (row and row[0] and row[1] in ("UTC", "Etc/UTC")):
+            raise
+
+
 @contextmanager
 def open_reader(
     settings: Settings,
     *,
     locked_down: bool = True,
     query_timeout: float | None = 60.0,
-    memory_limit: str = "2GB",
+    memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection safe to hand a user's SQL: no writes, no access to other files,
-    no extension installs, configuration locked, a memory cap and a query time limit."""
+    no extension installs, configuration locked, a memory cap (``memory_limit``, by default
+    ``settings.query_memory_limit``: one process's locked-down readers of a file must all ask
+    for the same, see SAME_PROCESS_MESSAGE) and a query time limit."""
     if not settings.db.exists():
         raise StoreError(
             f"no ledger at {settings.db}: run `newsledger ingest PATH` first "
@@ -353,7 +390,7 @@ def open_reader(
             "enable_external_access": False,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
-            "memory_limit": memory_limit,
+            "memory_limit": memory_limit or settings.query_memory_limit,
             "max_temp_directory_size": "0GB",
         }
     conn = connect_with_retry(
@@ -362,9 +399,7 @@ def open_reader(
     timer: threading.Timer | None = None
     try:
         if locked_down:
-            # Times print in UTC whatever the machine's zone (users cannot SET it afterwards).
-            conn.execute("SET TimeZone = 'UTC'")
-            conn.execute("SET lock_configuration = true")
+            _lock_down(conn)
         if query_timeout:
             timer = threading.Timer(query_timeout, conn.interrupt)
             timer.daemon = True

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -189,6 +190,32 @@ def test_every_page_and_its_json_twin(site: Site) -> None:
     assert get(site, "/api/story/ffffffffffff", 404).json()["status"] == 404
     assert "whole number" in get(site, "/api/stories?page=x", 400).json()["error"]
     assert get(site, f"/api/story/{site.alpha}/diff/1/9", 404)
+
+
+def test_concurrent_requests_all_answer(site: Site) -> None:
+    """Requests served at the same time (the server's thread pool) each open their own
+    connection; DuckDB shares one database instance between a process's connections to a
+    file, so none may change or need a configuration the others do not have (a search, the
+    stats and the story pages at once, each twice, several rounds)."""
+    paths = [
+        "/api/stories?q=bridge",
+        "/api/stats",
+        "/api/stories",
+        f"/api/story/{site.alpha}",
+        "/stories?q=ceasefire",
+        "/feeds/all.atom",
+        "/stats",
+        f"/story/{site.seed}",
+    ] * 2
+
+    def status(path: str) -> tuple[str, int, str]:
+        response = httpx.get(site.base + path, timeout=60)
+        return path, response.status_code, response.text[:200]
+
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        for _round in range(3):
+            answers = list(pool.map(status, paths))
+            assert [a for a in answers if a[1] != 200] == []
 
 
 def test_hostile_text_is_escaped(site: Site) -> None:

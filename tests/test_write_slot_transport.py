@@ -1,4 +1,4 @@
-"""The write slot's HTTP transport (tasks/prefect_tasks.py, ``BusyRetryTransport``): a busy
+"""The write slot's HTTP transport (tasks/busy_retry.py, ``BusyRetryTransport``): a busy
 Prefect server (``503``, SQLite's "database is locked") is asked again after a short pause
 instead of Prefect's client's 2 s back-off; every other answer passes at once. Against a real
 HTTP server on 127.0.0.1 (tests/fixture_site.py)."""
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import httpx
 from fixture_site import FixtureSite
-from newsledger.tasks.prefect_tasks import BusyRetryTransport, _slot_client_settings
+from newsledger.tasks.busy_retry import BusyRetryTransport
+from newsledger.tasks.prefect_tasks import _slot_client_settings
 
 
 def client(attempts: int = 8) -> httpx.Client:

@@ -1,5 +1,6 @@
--- Indexed terms that the Porter stems of some words ($words, joined by newlines) are; needs
--- the fts extension loaded (for stem). For query words the ledger never contained.
+-- Indexed terms among some stems ($stems, a list: the Porter stems of query words the ledger
+-- never contained, computed apart by tasks/search.py:porter_stems, so no extension is needed
+-- on the ledger's connection).
 SELECT termid, term
 FROM search_terms
-WHERE term IN (SELECT stem(unnest(string_split($words, chr(10))), 'porter'));
+WHERE term IN (SELECT unnest($stems));

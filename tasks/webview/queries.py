@@ -82,21 +82,9 @@ class StoryFilter:
         }
 
 
-@contextmanager
-def search_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The read-only connection a text search ranks on (as :func:`tasks.search.search` opens
-    it: it may load the fts extension to stem a word the ledger never had). Only fixed
-    statements run on it; nothing is SET on it (DuckDB may hand a request the database
-    instance of a concurrent request's connection, whose configuration can be locked)."""
-    with open_reader(
-        settings, locked_down=False, query_timeout=settings.query_timeout_seconds
-    ) as conn:
-        yield conn
-
-
 def search_matches(settings: Settings, q: str) -> list[str]:
     """The ids of the stories a text search finds (BM25, the best SEARCH_STORIES)."""
-    with search_reader(settings) as conn:
+    with reader(settings) as conn:
         return rank(conn, q, limit=SEARCH_STORIES).article_ids
 
 
@@ -114,7 +102,7 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     matches: dict[str, dict[str, Any]] = {}
     q = (filters.q or "").strip()
     if q:
-        with search_reader(settings) as conn:
+        with reader(settings) as conn:
             ranking = rank(conn, q, limit=SEARCH_STORIES)
         params = filters.params(sorted(ranking.article_ids))
         with reader(settings) as conn:
