@@ -64,6 +64,9 @@ NOISE = [
     "Sign in to continue reading",
     "Already a subscriber? Log in",
     "Subscribe to our newsletter",
+    # an ad label and its creative's line in one block (bench_fidelity ad_slot)
+    "Advertisement Save 20% on home insurance with Acme Mutual today",
+    "ADVERTISEMENT: Compare 2026 electric cars: book a free test drive near you",
 ]
 IDENTITIES = ["file:a.txt", "file:b.txt", "https://news.example/a", "https://news.example/b"]
 
@@ -395,10 +398,37 @@ def test_boilerplate_blocks_are_recognised(block: str) -> None:
         "Related developments are expected next week, the minister said.",
         "Advertisement revenue fell by 12%.",
         "Share prices rose 3% on Tuesday.",
+        "Advertisement spending rose 5% this year.",
+        "Anzeige gegen Unbekannt",
+        "Werbung für Abtreibung bleibt verboten",
+        "Sponsored by the city, the festival opens on Friday.",
     ],
 )
 def test_story_text_is_never_boilerplate(block: str) -> None:
     assert boilerplate_kind(normalise(block)) is None
+
+
+def test_a_rotated_ad_creative_beside_its_label_is_no_edit() -> None:
+    """An ad slot whose label and creative trafilatura keeps as one block, and whose creative
+    rotates between visits: the same story (measured: bench_fidelity ad_slot)."""
+    before = "\n\n".join(
+        [
+            PARAGRAPHS[0],
+            "Advertisement Save 20% on home insurance with Acme Mutual today",
+            *PARAGRAPHS[1:],
+        ]
+    )
+    after = "\n\n".join(
+        [
+            PARAGRAPHS[0],
+            "Advertisement Compare 2026 electric cars: book a free test drive near you",
+            *PARAGRAPHS[1:],
+        ]
+    )
+    assert story_hash("T", [], before) == story_hash("T", [], after)
+    assert story_hash("T", [], before) == story_hash("T", [], "\n\n".join(PARAGRAPHS))
+    edited = before.replace("7-2", "6-3")
+    assert story_hash("T", [], before) != story_hash("T", [], edited)
 
 
 def test_a_related_box_is_dropped_up_to_the_next_paragraph() -> None:

@@ -32,6 +32,8 @@ from lxml import etree
 # ASCII whitespace only: U+00A0 (&nbsp;) is content, and \s would match it.
 SPACES = re.compile(r"[ \t\n\r\f]+")
 DIGITS = re.compile(r"\d+")
+# what lxml refuses to set as text (XML 1.0 excludes these control characters)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 WORD = re.compile(r"[^\W\d_]{4,}")
 VERBATIM = {"pre", "textarea", "script", "style", "code", "template", "noscript"}
 VOID = {
@@ -305,14 +307,15 @@ def reflow(page: Page, rng: random.Random) -> Pair:
                 node.set(key, value)
             if node.tag in VERBATIM:
                 return
-            if node.text:
-                with contextlib.suppress(ValueError):  # a control character lxml won't set:
-                    node.text = wrap(node.text, indent + "  ")  # that text stays as it was
+            # a text with a control character (U+001D in a real page) that lxml parsed but
+            # will not set stays as it was: a failed assignment empties the node, which
+            # dropped a paragraph from the "same" page
+            if node.text and not NOT_XML.search(node.text):
+                node.text = wrap(node.text, indent + "  ")
             for child in node:
                 walk(child, depth + 1)
-                if child.tail:
-                    with contextlib.suppress(ValueError):
-                        child.tail = wrap(child.tail, indent)
+                if child.tail and not NOT_XML.search(child.tail):
+                    child.tail = wrap(child.tail, indent)
 
     walk(variant.getroot(), 0)
     return serialise(base), serialise(variant)
