@@ -33,9 +33,7 @@ from newsledger.tasks.settings import Settings
 # an outlet's name or "Staff" after a person's is dropped, a handle gives way to the byline's
 # spelled-out name; an "autor" class is a byline class, "Redaktion: …" and a date-then-name line
 # ("11.12.2019 - Name") are bylines in words.
-# 7: the page's <title> confirms an <h1> too, and outranks a trafilatura title that no title
-# field of the page holds (a sidebar widget's heading).
-EXTRACTOR_REVISION = 7
+EXTRACTOR_REVISION = 6
 
 # The HTML extraction mode when no Settings are at hand: the settings' own default, "precise"
 # ("fast" truncates some articles to their lead or a menu: tests/benchmarks/bench_quality.py).

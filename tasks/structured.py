@@ -673,9 +673,7 @@ def choose_title(data: StructuredData, page_title: str | None) -> str | None:
     if data.host:
         site_keys |= {_squash(data.host), re.sub(r"[\W_]+", "", data.host.casefold())}
     confirm = set()
-    # the <title> element confirms an <h1> too: trafilatura's title may be a sidebar widget's
-    # heading ("Radio") where the page states no headline in its metadata
-    for candidate in (*candidates, *((data.html_title,) if data.html_title else ())):
+    for candidate in candidates:
         confirm |= {_key(candidate), _key(strip_site_name(candidate, names))}
     h1s: tuple[str, ...] = data.h1s or ((data.h1,) if data.h1 else ())
     for h1 in h1s:
@@ -689,11 +687,5 @@ def choose_title(data: StructuredData, page_title: str | None) -> str | None:
             continue
         if _key(title) in site_keys and data.html_title:
             return strip_site_name(data.html_title, names)  # trafilatura took a site-name <h1>
-        if title == page_title and title != data.h1 and data.html_title:
-            # trafilatura's title that no title field of the page holds is another heading of
-            # the page (a sidebar widget's "Magazine Wildlife Justice"): the <title> wins
-            stated = _key(data.html_title)
-            if _key(title) not in stated:
-                return strip_site_name(data.html_title, names)
         return strip_site_name(title, names)
     return None

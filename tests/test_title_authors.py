@@ -165,26 +165,6 @@ def test_h1_that_is_the_site_name_is_not_the_title() -> None:
     assert described(head, body).title == "Podcasts in Plex einbinden"
 
 
-def test_h1_confirmed_by_the_title_element_wins_over_a_widget_heading() -> None:
-    """No JSON-LD or og:title: the <title> confirms the <h1>; trafilatura's title was a
-    sidebar widget's heading (an h2 with a "title" class)."""
-    head = "<title>MIDP Emulator und Brick Challenge | -=daMax=-</title>"
-    body = (
-        '<aside><h2 class="widgettitle">Radio</h2><p>Live, every Friday.</p></aside>'
-        "<h1>MIDP Emulator und Brick Challenge</h1><h1>OOPS!</h1>"
-    )
-    assert described(head, body).title == "MIDP Emulator und Brick Challenge"
-
-
-def test_an_unconfirmed_trafilatura_title_gives_way_to_the_title_element() -> None:
-    head = "<title>Guinée : un braconnier condamné à la peine maximale</title>"
-    body = (
-        "<h1>The Blog</h1><h1>News</h1>"
-        '<aside><h2 class="widgettitle">Magazine Wildlife Justice</h2></aside>'
-    )
-    assert described(head, body).title == "Guinée : un braconnier condamné à la peine maximale"
-
-
 def test_site_name_from_the_host_is_stripped() -> None:
     data = structured(
         """<meta property="og:url" content="https://www.hausinfo.ch/de/a.html">

@@ -460,6 +460,9 @@ _QUOTES = str.maketrans(
     {c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
     | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
 )
+_DASHES = re.compile(
+    "[\u2010-\u2015\u2212]"
+)  # "Bag – Title" in the <h1>, "Bag - Title" in og:title
 HOST_LIKE = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
 
 
@@ -468,7 +471,8 @@ def heading_key(text: str) -> str:
     (og:title may write ' where the <h1> writes ’)."""
     import unicodedata
 
-    return squash(unicodedata.normalize("NFKC", text).translate(_QUOTES)).casefold()
+    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return squash(_DASHES.sub("-", folded)).casefold()
 
 
 def title_parts(title: str) -> list[str]:
@@ -483,8 +487,9 @@ def title_parts(title: str) -> list[str]:
 def headline_elements(root: etree._Element) -> list[etree._Element]:
     """The page's shown headline: the ``<h1>``/``<h2>``/``<h3>`` elements whose text the
     page's own title fields state, whole (og:title = the ``<h1>``) or as the headline part of
-    a "Headline | Site" title, never the site's name (an ``<h1>`` "example.com" or the
-    og:site_name that a "Headline | example.com" title also holds). Whole matches first,
+    a "Headline | Site" title (or inside a longer one, on word boundaries; dashes and quotes
+    folded), never the site's name (an ``<h1>`` "example.com" or the og:site_name that a
+    "Headline | example.com" title also holds). Whole matches first,
     ``<h1>`` before ``<h2>``/``<h3>``; the longest text wins. Every heading with that text is
     the headline (a page may repeat it). None: the page states no headline that it shows
     (a portal's "Startseite: …" title over section names), so no headline edit is made."""
@@ -507,7 +512,8 @@ def headline_elements(root: etree._Element) -> list[etree._Element]:
         key = heading_key(text)
         if not key or key in sites or HOST_LIKE.match(text):
             continue
-        rank = (2 if key in whole else 1 if key in parts else 0, element.tag == "h1", len(key))
+        inside = key in parts or any(f" {key} " in f" {field} " for field in whole)
+        rank = (2 if key in whole else 1 if inside else 0, element.tag == "h1", len(key))
         if rank[0] and (best is None or rank > best):
             best, chosen = rank, key
     if not chosen:
@@ -553,9 +559,11 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
         for old in candidates:
             if old in text:
                 return text.replace(old, old + HEADLINE_SUFFIX, 1)
-            for part in title_parts(text)[1:]:  # the same headline in other quotes
-                if heading_key(part) == heading_key(old):
-                    return text.replace(part, part + HEADLINE_SUFFIX, 1)
+            # the same headline in other quotes or dashes: its span in the field
+            key, folded = heading_key(old), heading_key(text)
+            if len(folded) == len(text) and key in folded:
+                end = folded.index(key) + len(key)
+                return text[:end] + HEADLINE_SUFFIX + text[end:]
         cut = max(text.rfind(separator) for separator in SITE_SEPARATORS)
         if cut > 0:  # "Headline | Site": the headline part changes, not the site name
             return text[:cut] + HEADLINE_SUFFIX + text[cut:]
