@@ -207,3 +207,25 @@ def test_reflow_keeps_a_paragraph_holding_a_control_character() -> None:
     text = lambda html: fv.squash(lxml.html.document_fromstring(html).text_content())  # noqa: E731
     assert "nie zu schade" in text(variant)
     assert text(base) == text(variant)
+
+
+def test_new_headline_finds_the_headline_inside_a_longer_title_with_other_dashes() -> None:
+    """og:title "Bag - Title - Author - Site" and an <h1> "Bag – Title": the <h1> and its span
+    in the title fields change, not the author's name (measured on a corpus page)."""
+    head = (
+        "<title>Mystery Bag - every woman needs a secret! - Martina Berg - Lady 50plus</title>"
+        "<meta property='og:title' content='Mystery Bag - every woman needs a secret! - "
+        "Martina Berg - Lady 50plus'>"
+    )
+    top = (
+        "<h1>Mystery Bag \u2013 every woman needs a secret!</h1><h3><span>Martina Berg</span></h3>"
+    )
+    _base, variant = fv.new_headline(custom_page(head, top), random.Random(1))
+    new = "Mystery Bag \u2013 every woman needs a secret!" + fv.HEADLINE_SUFFIX
+    assert headings(variant) == [new, "Martina Berg"]
+    root = lxml.html.document_fromstring(variant.decode("utf-8"))
+    assert root.findtext(".//title") == (
+        "Mystery Bag - every woman needs a secret!"
+        + fv.HEADLINE_SUFFIX
+        + " - Martina Berg - Lady 50plus"
+    )
