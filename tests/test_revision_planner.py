@@ -338,6 +338,28 @@ def test_a_revision_stored_before_story_hashes_reads_as_before() -> None:
         assert result.observations[0].content_hash == "old"  # the revision it matched
 
 
+def test_a_story_v1_revision_with_an_ad_creative_reads_as_before() -> None:
+    """A revision stored under the first form (``story-v1``, which kept an ad label and its
+    creative as story text): the same page seen again is unchanged, and so is the page with
+    the creative rotated (its form is derived again with the current rules)."""
+    ad = "Advertisement Save 20% on home insurance with Acme Mutual today"
+    stored_item = extracted("file:a.txt", [PARAGRAPHS[0], ad, *PARAGRAPHS[1:3]])
+    article_id = "0123456789abcdef"
+    fields = RevisionFields(
+        stored_item.content.title,
+        stored_item.content.authors,
+        stored_item.content.text,
+        story_hash="story-v1:" + "0" * 64,
+    )
+    state = LedgerState(
+        {"file:a.txt": article_id}, {article_id: LatestRevision(article_id, 2, "old", fields)}
+    )
+    rotated = ad.replace("Save 20% on home insurance with Acme Mutual today", "Compare cars now")
+    for item in (stored_item, extracted("file:a.txt", [PARAGRAPHS[0], rotated, *PARAGRAPHS[1:3]])):
+        result = plan([item], state)
+        assert [(o.outcome, o.revision) for o in result.outcomes] == [("unchanged", 2)]
+
+
 def test_known_unchanged_is_stale_when_the_latest_revision_moved_on() -> None:
     item = extracted("file:a.txt", PARAGRAPHS[:2])
     state = apply(LedgerState(), plan([item]))
