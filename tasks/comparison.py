@@ -8,7 +8,9 @@ text), each
 * normalised: Unicode NFKC, typographic quotes and dashes to ASCII, zero-width characters and
   soft hyphens removed, white space folded (a reflowed page reads the same);
 * dropped when the WHOLE block is one of a closed list of boilerplate forms: an ad label
-  ("Advertisement", "Anzeige", "Publicité", "Story continues below advertisement"), a
+  ("Advertisement", "Anzeige", "Publicité", "Story continues below advertisement"), or one
+  such word and the ad's own line after it (at most 16 words, no final punctuation:
+  "Advertisement Save 20% on home insurance today"), a
   related-links block ("Related: …", "Read more: …" of at most 25 words, or a "Related
   stories" / "Lesen Sie auch" heading and the short link lines without final punctuation
   right after it), a log-in / subscribe prompt (a short block that starts like one), a share
@@ -22,7 +24,7 @@ An edit hides only when both its before and its after are whole boilerplate bloc
 changed number, a new or dropped sentence or paragraph, an appended update note, or a new
 headline changes a kept block (or removes one) and so the form. Letter case is kept.
 
-``story_hash`` is versioned (``story-v1:…``): when these rules change, a stored hash of
+``story_hash`` is versioned (``story-v2:…``): when these rules change, a stored hash of
 another version is not compared; the form of the stored text is derived again instead.
 """
 
@@ -35,7 +37,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-STORY_FORM_VERSION = "story-v1"
+STORY_FORM_VERSION = "story-v2"  # v2: an ad label with its creative line
 
 _REPLACEMENTS = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u0060\u00b4", "'"),
@@ -187,6 +189,26 @@ _COUNTER_NOUNS = (
     "commentaires?|comentarios?|commenti|partages?|aufrufe|reacties"
 )
 _AD = re.compile(rf"^(?:{_alternatives(AD_LABELS)})[.:]?$")
+# An ad label and the creative's line after it in one block ("Advertisement Save 20% on home
+# insurance today"): the label, then a short line without final punctuation (a story sentence
+# that starts with the word, "Advertisement spending rose 5% this year.", ends like one).
+# Only labels that name nothing but an ad slot: "Anzeige gegen Unbekannt" (a police report)
+# and "Werbung für …" (advertising as a topic) are headings of stories.
+AD_SLOT_LABELS = (
+    "advertisement",
+    "advertisment",
+    "sponsored",
+    "promoted",
+    "publicité",
+    "publicite",
+    "publicidad",
+    "pubblicità",
+)
+_AD_CREATIVE = re.compile(
+    rf"^(?:{_alternatives(AD_SLOT_LABELS)})"
+    r"\s*[:|-]?\s+\S"
+)
+MAX_AD_CREATIVE_WORDS = 16
 _RELATED_HEADING = re.compile(rf"^(?:{_alternatives(RELATED_LABELS)})\s*:?$")
 _RELATED_INLINE = re.compile(rf"^(?:{_alternatives(RELATED_LABELS)})\s*[:|>»-]\s*\S")
 _SHARE = re.compile(rf"^(?:{_alternatives(SHARE_WIDGETS)})$")
@@ -276,6 +298,12 @@ def boilerplate_kind(block: str) -> str | None:
         return None  # every form below is shorter: most story paragraphs stop here
     if _AD.match(folded):
         return "ad_label"
+    if (
+        words <= MAX_AD_CREATIVE_WORDS
+        and _AD_CREATIVE.match(folded)
+        and not _SENTENCE_END.search(folded)
+    ):
+        return "ad_label"
     if _SHARE.match(folded) or _COUNTER.match(folded):
         return "counter"
     if words <= MAX_TIMESTAMP_WORDS and (_RELATIVE_TIME.match(folded) or _is_timestamp(folded)):
@@ -335,7 +363,7 @@ def comparison_form(text: str) -> ComparisonForm:
 
 # A story whose text is the page's JSON-LD ``articleBody`` also hashes the form of the text
 # shown on the page (trafilatura's), so an edit of the page that the page's structured data
-# does not carry still makes a revision; such hashes read ``story-v1+visible:…``.
+# does not carry still makes a revision; such hashes read ``story-v2+visible:…``.
 VISIBLE_SUFFIX = "+visible"
 
 
@@ -345,9 +373,9 @@ def story_hash(
     text: str | ComparisonForm,
     visible: str | ComparisonForm | None = None,
 ) -> str:
-    """``story-v1:`` + SHA-256 of the comparison forms of title, authors and text (``text``
+    """``story-v2:`` + SHA-256 of the comparison forms of title, authors and text (``text``
     may be given as its comparison form already); with ``visible`` (the page's shown text
-    when ``text`` is its articleBody) ``story-v1+visible:`` + the hash of all four."""
+    when ``text`` is its articleBody) ``story-v2+visible:`` + the hash of all four."""
     form = text if isinstance(text, ComparisonForm) else comparison_form(text)
     fields: dict[str, object] = {
         "title": normalise(title or ""),

@@ -133,3 +133,99 @@ def test_changed_word_changes_one_word_of_the_last_paragraph() -> None:
     old, new = PARAGRAPHS[3].split(), body[3].split()
     assert len(old) == len(new)
     assert sum(a != b for a, b in zip(old, new, strict=True)) == 1
+
+
+def custom_page(head: str, top: str, paragraphs: list[str] = PARAGRAPHS) -> fv.Page:
+    html = (
+        f"<!DOCTYPE html><html><head>{head}</head><body>{top}<div class='body'>"
+        + "".join(f"<p>{text}</p>" for text in paragraphs)
+        + "</div></body></html>"
+    )
+    raw = fv.normalise(html.encode("utf-8"))
+    spec = fv.locate("p.html", "p.html", "p.html", raw, "\n".join(fv.squash(p) for p in paragraphs))
+    return fv.load_page(spec, raw)
+
+
+def headings(html: bytes) -> list[str]:
+    root = lxml.html.document_fromstring(html.decode("utf-8"))
+    return [fv.squash(h.text_content()) for h in root.xpath("//h1 | //h2 | //h3")]
+
+
+def test_new_headline_edits_the_shown_headline_not_a_site_name_h1() -> None:
+    """A first <h1> that is the site's name (and in the title beside the headline), and a
+    headline <h1> written with a typographic apostrophe where og:title has "'": the
+    headline <h1> changes (measured: the edit went into the site name's <h1> before)."""
+    head = (
+        "<title>Antonin's case | Revolution Permanente</title>"
+        "<meta property='og:site_name' content='Revolution Permanente'>"
+        "<meta property='og:title' content=\"Antonin's case\">"
+    )
+    top = "<h1>Revolution Permanente</h1><h1>Antonin\u2019s case</h1>"
+    _base, variant = fv.new_headline(custom_page(head, top), random.Random(1))
+    assert headings(variant) == [
+        "Revolution Permanente",
+        "Antonin\u2019s case" + fv.HEADLINE_SUFFIX,
+    ]
+    root = lxml.html.document_fromstring(variant.decode("utf-8"))
+    assert (
+        root.findtext(".//title")
+        == "Antonin's case" + fv.HEADLINE_SUFFIX + " | Revolution Permanente"
+    )
+
+
+def test_new_headline_edits_a_headline_h2_and_the_headline_part_of_site_first_titles() -> None:
+    head = "<title>Gregory's Digital Home | Journey to Python 3</title>"
+    top = "<h2 class='post-title'>Journey to Python 3</h2><h2>Categories</h2>"
+    _base, variant = fv.new_headline(custom_page(head, top), random.Random(1))
+    assert headings(variant) == ["Journey to Python 3" + fv.HEADLINE_SUFFIX, "Categories"]
+    root = lxml.html.document_fromstring(variant.decode("utf-8"))
+    assert (
+        root.findtext(".//title")
+        == "Gregory's Digital Home | Journey to Python 3" + fv.HEADLINE_SUFFIX
+    )
+
+
+def test_a_page_showing_no_headline_its_title_names_gets_no_headline_edit() -> None:
+    """A portal's "Startseite: …" title over section-name <h1>s: no headline to edit."""
+    head = "<title>Startseite: Offizielles Internetangebot der Stadt</title>"
+    top = "<h1>Rathaus</h1><h1>Leben in der Stadt</h1>"
+    with pytest.raises(fv.NotUsable):
+        fv.new_headline(custom_page(head, top), random.Random(1))
+
+
+def test_reflow_keeps_a_paragraph_holding_a_control_character() -> None:
+    """lxml parses U+001D in a page's text but refuses to set it: the reflowed variant kept an
+    empty paragraph in its place before (measured on a corpus page)."""
+    paragraphs = [
+        *PARAGRAPHS[:2],
+        "Denn bei aller Liebe f\u00fcr das Sch\u00f6ne \x1d ist sie sich nie zu schade.",
+        PARAGRAPHS[3],
+    ]
+    base, variant = fv.reflow(
+        custom_page("<title>T</title>", "<h1>T</h1>", paragraphs), random.Random(1)
+    )
+    text = lambda html: fv.squash(lxml.html.document_fromstring(html).text_content())  # noqa: E731
+    assert "nie zu schade" in text(variant)
+    assert text(base) == text(variant)
+
+
+def test_new_headline_finds_the_headline_inside_a_longer_title_with_other_dashes() -> None:
+    """og:title "Bag - Title - Author - Site" and an <h1> "Bag – Title": the <h1> and its span
+    in the title fields change, not the author's name (measured on a corpus page)."""
+    head = (
+        "<title>Mystery Bag - every woman needs a secret! - Martina Berg - Lady 50plus</title>"
+        "<meta property='og:title' content='Mystery Bag - every woman needs a secret! - "
+        "Martina Berg - Lady 50plus'>"
+    )
+    top = (
+        "<h1>Mystery Bag \u2013 every woman needs a secret!</h1><h3><span>Martina Berg</span></h3>"
+    )
+    _base, variant = fv.new_headline(custom_page(head, top), random.Random(1))
+    new = "Mystery Bag \u2013 every woman needs a secret!" + fv.HEADLINE_SUFFIX
+    assert headings(variant) == [new, "Martina Berg"]
+    root = lxml.html.document_fromstring(variant.decode("utf-8"))
+    assert root.findtext(".//title") == (
+        "Mystery Bag - every woman needs a secret!"
+        + fv.HEADLINE_SUFFIX
+        + " - Martina Berg - Lady 50plus"
+    )

@@ -64,6 +64,9 @@ NOISE = [
     "Sign in to continue reading",
     "Already a subscriber? Log in",
     "Subscribe to our newsletter",
+    # an ad label and its creative's line in one block (bench_fidelity ad_slot)
+    "Advertisement Save 20% on home insurance with Acme Mutual today",
+    "ADVERTISEMENT: Compare 2026 electric cars: book a free test drive near you",
 ]
 IDENTITIES = ["file:a.txt", "file:b.txt", "https://news.example/a", "https://news.example/b"]
 
@@ -335,6 +338,28 @@ def test_a_revision_stored_before_story_hashes_reads_as_before() -> None:
         assert result.observations[0].content_hash == "old"  # the revision it matched
 
 
+def test_a_story_v1_revision_with_an_ad_creative_reads_as_before() -> None:
+    """A revision stored under the first form (``story-v1``, which kept an ad label and its
+    creative as story text): the same page seen again is unchanged, and so is the page with
+    the creative rotated (its form is derived again with the current rules)."""
+    ad = "Advertisement Save 20% on home insurance with Acme Mutual today"
+    stored_item = extracted("file:a.txt", [PARAGRAPHS[0], ad, *PARAGRAPHS[1:3]])
+    article_id = "0123456789abcdef"
+    fields = RevisionFields(
+        stored_item.content.title,
+        stored_item.content.authors,
+        stored_item.content.text,
+        story_hash="story-v1:" + "0" * 64,
+    )
+    state = LedgerState(
+        {"file:a.txt": article_id}, {article_id: LatestRevision(article_id, 2, "old", fields)}
+    )
+    rotated = ad.replace("Save 20% on home insurance with Acme Mutual today", "Compare cars now")
+    for item in (stored_item, extracted("file:a.txt", [PARAGRAPHS[0], rotated, *PARAGRAPHS[1:3]])):
+        result = plan([item], state)
+        assert [(o.outcome, o.revision) for o in result.outcomes] == [("unchanged", 2)]
+
+
 def test_known_unchanged_is_stale_when_the_latest_revision_moved_on() -> None:
     item = extracted("file:a.txt", PARAGRAPHS[:2])
     state = apply(LedgerState(), plan([item]))
@@ -395,10 +420,37 @@ def test_boilerplate_blocks_are_recognised(block: str) -> None:
         "Related developments are expected next week, the minister said.",
         "Advertisement revenue fell by 12%.",
         "Share prices rose 3% on Tuesday.",
+        "Advertisement spending rose 5% this year.",
+        "Anzeige gegen Unbekannt",
+        "Werbung für Abtreibung bleibt verboten",
+        "Sponsored by the city, the festival opens on Friday.",
     ],
 )
 def test_story_text_is_never_boilerplate(block: str) -> None:
     assert boilerplate_kind(normalise(block)) is None
+
+
+def test_a_rotated_ad_creative_beside_its_label_is_no_edit() -> None:
+    """An ad slot whose label and creative trafilatura keeps as one block, and whose creative
+    rotates between visits: the same story (measured: bench_fidelity ad_slot)."""
+    before = "\n\n".join(
+        [
+            PARAGRAPHS[0],
+            "Advertisement Save 20% on home insurance with Acme Mutual today",
+            *PARAGRAPHS[1:],
+        ]
+    )
+    after = "\n\n".join(
+        [
+            PARAGRAPHS[0],
+            "Advertisement Compare 2026 electric cars: book a free test drive near you",
+            *PARAGRAPHS[1:],
+        ]
+    )
+    assert story_hash("T", [], before) == story_hash("T", [], after)
+    assert story_hash("T", [], before) == story_hash("T", [], "\n\n".join(PARAGRAPHS))
+    edited = before.replace("7-2", "6-3")
+    assert story_hash("T", [], before) != story_hash("T", [], edited)
 
 
 def test_a_related_box_is_dropped_up_to_the_next_paragraph() -> None:

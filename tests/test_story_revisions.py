@@ -182,7 +182,7 @@ def test_an_edit_deep_in_the_body_makes_a_revision_that_says_why(
     [row] = query(
         reading,
         "SELECT revision, changed_fields, change_reason, blocks_added, blocks_removed, "
-        "blocks_changed, story_hash LIKE 'story-v1:%' FROM latest_revisions",
+        "blocks_changed, story_hash LIKE 'story-v2:%' FROM latest_revisions",
     )
     assert row == (2, changed, "edited", *blocks, True)
 

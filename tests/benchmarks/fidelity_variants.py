@@ -32,6 +32,8 @@ from lxml import etree
 # ASCII whitespace only: U+00A0 (&nbsp;) is content, and \s would match it.
 SPACES = re.compile(r"[ \t\n\r\f]+")
 DIGITS = re.compile(r"\d+")
+# what lxml refuses to set as text (XML 1.0 excludes these control characters)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 WORD = re.compile(r"[^\W\d_]{4,}")
 VERBATIM = {"pre", "textarea", "script", "style", "code", "template", "noscript"}
 VOID = {
@@ -305,14 +307,15 @@ def reflow(page: Page, rng: random.Random) -> Pair:
                 node.set(key, value)
             if node.tag in VERBATIM:
                 return
-            if node.text:
-                with contextlib.suppress(ValueError):  # a control character lxml won't set:
-                    node.text = wrap(node.text, indent + "  ")  # that text stays as it was
+            # a text with a control character (U+001D in a real page) that lxml parsed but
+            # will not set stays as it was: a failed assignment empties the node, which
+            # dropped a paragraph from the "same" page
+            if node.text and not NOT_XML.search(node.text):
+                node.text = wrap(node.text, indent + "  ")
             for child in node:
                 walk(child, depth + 1)
-                if child.tail:
-                    with contextlib.suppress(ValueError):
-                        child.tail = wrap(child.tail, indent)
+                if child.tail and not NOT_XML.search(child.tail):
+                    child.tail = wrap(child.tail, indent)
 
     walk(variant.getroot(), 0)
     return serialise(base), serialise(variant)
@@ -452,32 +455,115 @@ TITLE_META = (
 )
 
 
-def new_headline(page: Page, rng: random.Random) -> Pair:
-    """The headline changed everywhere the page states it: ``<title>`` (not the site name
-    beside it), the first ``<h1>`` with text, ``itemprop=headline``, og:/twitter:/dc. titles,
-    ``<meta name=title>`` and JSON-LD ``headline``."""
-    if not page.headline:
-        raise NotUsable("no headline")
-    root = page.tree.getroot()
-    h1s = [text for h1 in root.xpath("//h1") if (text := squash(h1.text_content()))]
+HEADINGS = "//h1 | //h2 | //h3"
+_QUOTES = str.maketrans(
+    {c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
+    | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
+)
+_DASHES = re.compile(
+    "[\u2010-\u2015\u2212]"
+)  # "Bag – Title" in the <h1>, "Bag - Title" in og:title
+HOST_LIKE = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
+
+
+def heading_key(text: str) -> str:
+    """A title as compared across fields: NFKC, ASCII quotes, case and white space folded
+    (og:title may write ' where the <h1> writes ’)."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return squash(_DASHES.sub("-", folded)).casefold()
+
+
+def title_parts(title: str) -> list[str]:
+    """A title field and its parts at site-name separators ("Headline | Site", "Site |
+    Headline", "Headline ‹ Site")."""
+    parts = [title]
+    for separator in (*SITE_SEPARATORS, " ‹ ", " › ", " « ", " » "):
+        parts += [p.strip() for p in title.split(separator) if p.strip() and separator in title]
+    return parts
+
+
+def headline_elements(root: etree._Element) -> list[etree._Element]:
+    """The page's shown headline: the ``<h1>``/``<h2>``/``<h3>`` elements whose text the
+    page's own title fields state, whole (og:title = the ``<h1>``) or as the headline part of
+    a "Headline | Site" title (or inside a longer one, on word boundaries; dashes and quotes
+    folded), never the site's name (an ``<h1>`` "example.com" or the og:site_name that a
+    "Headline | example.com" title also holds). Whole matches first,
+    ``<h1>`` before ``<h2>``/``<h3>``; the longest text wins. Every heading with that text is
+    the headline (a page may repeat it). None: the page states no headline that it shows
+    (a portal's "Startseite: …" title over section names), so no headline edit is made."""
     stated = [squash(m.get("content", "")) for m in root.xpath(TITLE_META)]
     stated += [squash(t.text_content()) for t in root.xpath("//head/title | /html/title")]
-    # the article's headline: the first <h1> the page's own title fields name (the first
-    # <h1> of many pages is the site name or "Navigation"), else the first <h1>
-    folded = [t.casefold() for t in stated if t]
-    equal = [h for h in h1s if h.casefold() in folded]
-    # the longest such <h1> first: a short one ("Politik", "経済・IT") is often a section
-    # name that a "Headline | Site Section" title also holds
-    named = sorted(
-        (h for h in h1s if any(h.casefold() in t for t in folded)), key=len, reverse=True
-    )
-    candidates = (equal or named or h1s)[:1]
+    stated += _json_headlines(root)
+    stated = [t for t in stated if t]
+    sites = {
+        heading_key(m.get("content", ""))
+        for m in root.xpath(
+            "//meta[@property='og:site_name' or @name='application-name' or @name='og:site_name']"
+        )
+    }
+    whole = {heading_key(t) for t in stated}
+    parts = {heading_key(p) for t in stated for p in title_parts(t)}
+    best: tuple[int, int, int] | None = None
+    chosen = ""
+    for element in root.xpath(HEADINGS):
+        text = squash(element.text_content())
+        key = heading_key(text)
+        if not key or key in sites or HOST_LIKE.match(text):
+            continue
+        inside = key in parts or any(f" {key} " in f" {field} " for field in whole)
+        rank = (2 if key in whole else 1 if inside else 0, element.tag == "h1", len(key))
+        if rank[0] and (best is None or rank > best):
+            best, chosen = rank, key
+    if not chosen:
+        return []
+    return [e for e in root.xpath(HEADINGS) if heading_key(e.text_content()) == chosen]
+
+
+def _json_headlines(root: etree._Element) -> list[str]:
+    found: list[str] = []
+
+    def walk(data: object) -> None:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key == "headline" and isinstance(value, str):
+                    found.append(squash(value))
+                else:
+                    walk(value)
+        elif isinstance(data, list):
+            for value in data:
+                walk(value)
+
+    for script in root.xpath("//script[@type='application/ld+json']"):
+        with contextlib.suppress(ValueError):
+            walk(json.loads(script.text or ""))
+    return found
+
+
+def new_headline(page: Page, rng: random.Random) -> Pair:
+    """The headline changed everywhere the page states it: the heading elements that show it
+    (:func:`headline_elements`), ``<title>`` (not the site name beside it),
+    ``itemprop=headline``, og:/twitter:/dc. titles, ``<meta name=title>`` and JSON-LD
+    ``headline``. A page that shows no headline its title fields name is not used."""
+    if not page.headline:
+        raise NotUsable("no headline")
+    shown = headline_elements(page.tree.getroot())
+    if not shown:
+        raise NotUsable("no shown headline that the title fields name")
+    candidates = [squash(shown[0].text_content())]
+    paths = [page.tree.getpath(e) for e in shown]
 
     def changed(text: str) -> str:
         """The headline inside ``text`` (a title with the site name, say) gets the suffix."""
         for old in candidates:
             if old in text:
                 return text.replace(old, old + HEADLINE_SUFFIX, 1)
+            # the same headline in other quotes or dashes: its span in the field
+            key, folded = heading_key(old), heading_key(text)
+            if len(folded) == len(text) and key in folded:
+                end = folded.index(key) + len(key)
+                return text[:end] + HEADLINE_SUFFIX + text[end:]
         cut = max(text.rfind(separator) for separator in SITE_SEPARATORS)
         if cut > 0:  # "Headline | Site": the headline part changes, not the site name
             return text[:cut] + HEADLINE_SUFFIX + text[cut:]
@@ -492,7 +578,7 @@ def new_headline(page: Page, rng: random.Random) -> Pair:
         for meta in root.xpath(TITLE_META):
             if meta.tag == "meta" or meta.get("content") is not None:
                 meta.set("content", changed(squash(meta.get("content", ""))))
-        headings = [h for h in root.xpath("//h1") if squash(h.text_content()) in candidates][:1]
+        headings = [tree.xpath(path)[0] for path in paths]
         headings += [
             h
             for h in root.xpath("//*[@itemprop='headline'][not(self::meta)]")
