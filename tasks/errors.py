@@ -137,6 +137,10 @@ class EmptyExtractionError(ExtractionError):
     code = "empty_extraction"
 
 
+class TooManyElementsError(ExtractionError):
+    code = "too_many_elements"
+
+
 class ExtractorStartError(ExtractionError):
     code = "extractor_start"
 

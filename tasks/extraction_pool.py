@@ -92,6 +92,7 @@ class PoolLimits:
     workers: int
     timeout_seconds: float
     memory_bytes: int  # resident memory a worker may use; 0: no cap
+    max_elements: int = Settings.model_fields["extract_max_elements"].default  # 0: no limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoolLimits:
@@ -100,6 +101,7 @@ class PoolLimits:
             workers=usable_cpus() if workers is None else workers,
             timeout_seconds=settings.extract_timeout_seconds,
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,
+            max_elements=settings.extract_max_elements,
         )
 
 
@@ -130,7 +132,9 @@ def memory_of(pid: int | str = "self") -> tuple[int, int]:
     return int(size) * PAGE_SIZE, int(resident) * PAGE_SIZE
 
 
-def worker_main(conn: Connection, parent_pid: int, memory_bytes: int) -> None:
+def worker_main(
+    conn: Connection, parent_pid: int, memory_bytes: int, max_elements: int = 0
+) -> None:
     """Extract the documents that arrive on ``conn`` one by one, until ``None`` or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -166,7 +170,7 @@ def worker_main(conn: Connection, parent_pid: int, memory_bytes: int) -> None:
         if message is None:
             return
         document, mode = message
-        result = extract_document(document, mode)
+        result = extract_document(document, mode, max_elements)
         del message, document
         try:
             if isinstance(result, ExtractedArticle):
@@ -190,12 +194,13 @@ class _Job:
 
 
 class _Worker:
-    def __init__(self, context: Any, memory_bytes: int) -> None:
+    def __init__(self, context: Any, limits: PoolLimits) -> None:
         self.conn, child = context.Pipe(duplex=True)
+        parent = os.getpid() if START_METHOD == "spawn" else 0
         self.process: BaseProcess = context.Process(
             target=worker_main,
             # spawn: the worker is this process's child, and checks that it still is
-            args=(child, os.getpid() if START_METHOD == "spawn" else 0, memory_bytes),
+            args=(child, parent, limits.memory_bytes, limits.max_elements),
             name="newsledger-extract",
             daemon=True,
         )
@@ -287,7 +292,7 @@ class ExtractionPool:
     def _start_worker(self) -> _Worker:
         if self._closed:
             raise ExtractionPoolClosed("the extraction pool was stopped")
-        worker = _Worker(self._context, self.limits.memory_bytes)
+        worker = _Worker(self._context, self.limits)
         self.started += 1
         return worker
 
@@ -494,11 +499,17 @@ def _result(document: SourceDocument, reply: object) -> Extracted:
 # --- runs -----------------------------------------------------------------------------------------
 
 _session: ContextVar[ExtractionPool | None] = ContextVar("newsledger_extraction_pool", default=None)
+_limits: ContextVar[PoolLimits | None] = ContextVar("newsledger_extraction_limits", default=None)
 
 
 def active_pool() -> ExtractionPool | None:
     """The pool of the run in progress (see :func:`extraction_session`), if any."""
     return _session.get()
+
+
+def session_limits() -> PoolLimits | None:
+    """The limits of the run in progress (also with ``0`` workers), if any."""
+    return _limits.get()
 
 
 def wants_pool(pool: ExtractionPool | None, documents: Sequence[SourceDocument]) -> bool:
@@ -533,8 +544,12 @@ def extraction_session(settings: Settings) -> Iterator[ExtractionPool | None]:
         yield _session.get()
         return
     limits = PoolLimits.from_settings(settings)
+    limits_token = _limits.set(limits)
     if limits.workers < 1:
-        yield None
+        try:
+            yield None
+        finally:
+            _limits.reset(limits_token)
         return
     pool = ExtractionPool(limits)
     token = _session.set(pool)
@@ -551,6 +566,7 @@ def extraction_session(settings: Settings) -> Iterator[ExtractionPool | None]:
             pool.close()
         finally:
             _session.reset(token)
+            _limits.reset(limits_token)
             if handled:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -562,6 +578,7 @@ __all__ = [
     "Terminated",
     "active_pool",
     "extraction_session",
+    "session_limits",
     "usable_cpus",
     "wants_pool",
     "worker_main",

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from newsledger.tasks.errors import FetchError
+from newsledger.tasks.errors import ExtractionPoolClosed, FetchError
+from newsledger.tasks.extraction_pool import SMALL_INPUT_BYTES, active_pool
 from newsledger.tasks.fetch import FetchedPage, Fetcher, FetchRequest, RobotsCache, RobotsRecord
 from newsledger.tasks.settings import Settings
 
@@ -249,6 +250,22 @@ async def _stream(
     # pages being fetched or fetched and not yet handed on: what the stage holds in memory
     window = asyncio.Semaphore(2 * size)
     handed_robots: set[str] = set()
+    # Once the run has fetched more than it would extract in-process, its extraction workers
+    # are started (spawned, loading the extractor) while fetching goes on, instead of when the
+    # first batch that needs them reaches the extraction stage and waits for them.
+    pool = active_pool()
+    fetched_bytes = 0
+
+    def warm_up_pool(result: FetchedPage | FetchError) -> None:
+        nonlocal fetched_bytes, pool
+        if pool is None or not isinstance(result, FetchedPage):
+            return
+        fetched_bytes += len(result.body)
+        if fetched_bytes > SMALL_INPUT_BYTES:
+            if not pool.running and pool.limits.workers > 0:
+                with contextlib.suppress(ExtractionPoolClosed):  # the run is stopping
+                    pool.start()
+            pool = None  # once
 
     async with Fetcher(settings, robots=robots, recent_requests=recent_requests) as fetcher:
 
@@ -281,6 +298,7 @@ async def _stream(
                         opened = loop.time()
                     batch.append(item)
                     remaining -= 1
+                    warm_up_pool(item[1])
                 aged = bool(batch) and loop.time() - opened >= max_age and ready()
                 if batch and (aged or len(batch) >= size or not remaining):
                     await hand(batch)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from newsledger.tasks.clean import DEFAULT_EXTRACTION_MODE, clean_document, extractor_version
-from newsledger.tasks.errors import InputError, NewsledgerError
+from newsledger.tasks.errors import InputError, NewsledgerError, TooManyElementsError
 from newsledger.tasks.extraction_pool import (
     MEMORY_MESSAGE,
     active_pool,
     extraction_session,
+    session_limits,
     wants_pool,
 )
 from newsledger.tasks.load import (
@@ -86,11 +87,42 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+DEFAULT_MAX_ELEMENTS: int = Settings.model_fields["extract_max_elements"].default
+IMPLIED_ELEMENTS = 4  # elements a parser adds with no tag in the page (html, head, body…)
+
+
+def check_element_count(document: SourceDocument, max_elements: int) -> None:
+    """Refuse an HTML page of more than ``max_elements`` elements before trafilatura sees it
+    (``TooManyElementsError``): its cost grows faster than the page (see the setting). Every
+    element the page spells opens with a ``<``, so counting that byte settles an ordinary page
+    in microseconds; only a page with more ``<`` than the limit is parsed and counted."""
+    if max_elements <= 0 or document.kind != "html":
+        return
+    if document.raw.count(b"<") + IMPLIED_ELEMENTS <= max_elements:
+        return
+    import trafilatura
+    from newsledger.tasks.encoding import decode_html
+
+    tree = trafilatura.load_html(decode_html(document.raw, document.charset))
+    if tree is None:
+        return  # not HTML at all: the clean stage says so
+    count = sum(1 for _ in tree.iter())
+    del tree
+    if count > max_elements:
+        raise TooManyElementsError(
+            f"{document.source}: the page has {count:,} HTML elements, more than "
+            f"{max_elements:,} (NEWSLEDGER_EXTRACT_MAX_ELEMENTS); not extracted"
+        )
+
+
 def extract_document(
-    document: SourceDocument, mode: str = DEFAULT_EXTRACTION_MODE
+    document: SourceDocument,
+    mode: str = DEFAULT_EXTRACTION_MODE,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
 ) -> ExtractedArticle | FailedInput:
     """Clean and describe one document; any error becomes a recorded failure with its reason."""
     try:
+        check_element_count(document, max_elements)
         content = describe(document, clean_document(document, mode))
     except NewsledgerError as error:
         return FailedInput(
@@ -132,7 +164,9 @@ def extract_documents(
         return pool.extract(documents, mode)
     if pool is not None:  # counted: the run starts its workers once it has extracted enough
         pool.in_process_bytes += sum(len(document.raw) for document in documents)
-    return [extract_document(document, mode) for document in documents]
+    limits = session_limits()
+    max_elements = DEFAULT_MAX_ELEMENTS if limits is None else limits.max_elements
+    return [extract_document(document, mode, max_elements) for document in documents]
 
 
 def prepare_documents(

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     extract_timeout_seconds: float = Field(
         20.0, gt=0, description="Hard wall-time limit of one page's extraction in a worker"
     )
+    extract_max_elements: int = Field(
+        100_000,
+        ge=0,
+        description="A page whose parsed HTML has more elements than this is refused before "
+        "extraction (too_many_elements): trafilatura's cost grows faster than the page, and "
+        "ordinary article markup of this size already takes it longer than the time limit; "
+        "0: no limit",
+    )
     extract_memory_mb: int = Field(
         1024,
         ge=0,

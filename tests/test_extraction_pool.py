@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -54,8 +55,13 @@ def good_page(index: int) -> str:
     )
 
 
+NO_ELEMENT_LIMIT = {"extract_max_elements": 0}  # endless_page() must reach trafilatura
+
+
 def endless_page(spans: int = 300_000) -> str:
-    """Flat spans: 300,000 keep trafilatura busy ~50 s at ~800 MB (a million: 79 s, 1.45 GB)."""
+    """Flat spans: 300,000 keep trafilatura busy ~50 s at ~800 MB (a million: 79 s, 1.45 GB).
+    Over the default NEWSLEDGER_EXTRACT_MAX_ELEMENTS (refused before extraction): the tests of
+    the time limit and of crashes turn that limit off (``NO_ELEMENT_LIMIT``)."""
     return "<html><body><div>" + "<span>x</span>" * spans + "</div></body></html>"
 
 
@@ -188,7 +194,8 @@ def test_a_page_that_runs_forever_is_stopped_at_the_limit_and_the_batch_is_store
     folder = folder_with(tmp_path, 8, {"endless.html": endless_page()})
     # Batches of 3: each next batch is extracted while the one before it is written.
     summary = ingest_paths(
-        [str(folder)], limited(settings, extract_timeout_seconds=2, batch_size=3)
+        [str(folder)],
+        limited(settings, extract_timeout_seconds=2, batch_size=3, **NO_ELEMENT_LIMIT),
     )
     assert (summary.new, summary.failed) == (8, 1)
     [failure] = summary.failures
@@ -228,7 +235,7 @@ def test_a_worker_killed_mid_page_is_replaced_and_the_rest_goes_on() -> None:
         killed.append(pid)
 
     killer = threading.Thread(target=kill_the_busy_worker)
-    with ExtractionPool(PoolLimits(1, 600, 0)) as pool:
+    with ExtractionPool(PoolLimits(1, 600, 0, max_elements=0)) as pool:
         killer.start()
         results = pool.extract([slow, *goods], "fast")
         killer.join()
@@ -243,6 +250,40 @@ def test_a_worker_killed_mid_page_is_replaced_and_the_rest_goes_on() -> None:
     assert all(isinstance(r, ExtractedArticle) for r in rest)
 
 
+def test_a_page_of_too_many_elements_is_refused_before_extraction(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The element limit: counted on the parsed page, in a worker and in-process alike; a page
+    under it (one with many ``<`` in its text included) is extracted as before."""
+    lots_of_less_than = good_page(3).replace("adds its own", "adds " + "a<b " * 50 + " its own")
+    folder = folder_with(
+        tmp_path, 5, {"many.html": endless_page(3_000), "texty.html": lots_of_less_than}
+    )
+    for workers in (0, 2):
+        db = tmp_path / f"ledger-{workers}.duckdb"
+        summary = ingest_paths(
+            [str(folder)],
+            settings.model_copy(
+                update={"db": db, "extract_workers": workers, "extract_max_elements": 2_000}
+            ),
+        )
+        assert (summary.new, summary.failed) == (6, 1)
+        [failure] = summary.failures
+        assert (failure.input.endswith("many.html"), failure.stage, failure.error) == (
+            True,
+            "clean",
+            "too_many_elements",
+        )
+        assert re.search(r"has 3,0\d\d HTML elements, more than 2,000 ", failure.message)
+        assert "NEWSLEDGER_EXTRACT_MAX_ELEMENTS" in failure.message
+    limit_off = settings.model_copy(
+        update={"db": tmp_path / "off.duckdb", "extract_workers": 0, "extract_max_elements": 0}
+    )
+    summary = ingest_paths([str(folder)], limit_off)
+    assert summary.new >= 6
+    assert "too_many_elements" not in [f.error for f in summary.failures]
+
+
 # --- stopping -----------------------------------------------------------------------------------
 
 
@@ -251,7 +292,13 @@ def test_an_interrupted_ingest_leaves_no_worker_behind(tmp_path: Path, how: str)
     folder = folder_with(tmp_path, 6, {"a-endless.html": endless_page()})
     db = tmp_path / "ledger.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLEDGER_")}
-    env.update({"NEWSLEDGER_EXTRACT_WORKERS": "2", "NEWSLEDGER_EXTRACT_TIMEOUT_SECONDS": "600"})
+    env.update(
+        {
+            "NEWSLEDGER_EXTRACT_WORKERS": "2",
+            "NEWSLEDGER_EXTRACT_TIMEOUT_SECONDS": "600",
+            "NEWSLEDGER_EXTRACT_MAX_ELEMENTS": "0",
+        }
+    )
     cli = subprocess.Popen(
         [*CLI, "--db", str(db), "ingest", str(folder), "--local", "--no-show"],
         env=env,

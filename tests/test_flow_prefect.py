@@ -191,6 +191,7 @@ def test_a_flow_run_extracts_in_the_pool_and_a_runaway_page_is_stopped(
 
     monkeypatch.setenv("NEWSLEDGER_EXTRACT_WORKERS", "2")
     monkeypatch.setenv("NEWSLEDGER_EXTRACT_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("NEWSLEDGER_EXTRACT_MAX_ELEMENTS", "0")  # the page reaches trafilatura
     monkeypatch.setenv("NEWSLEDGER_BATCH_SIZE", "3")  # batches prepared ahead in a helper thread
     folder = folder_with(tmp_path, 6, {"endless.html": endless_page()})
     db = tmp_path / "ledger.duckdb"

@@ -52,6 +52,7 @@ def test_an_interrupted_poll_leaves_no_process_and_the_next_poll_stores_everythi
         {
             "NEWSLEDGER_EXTRACT_WORKERS": "2",
             "NEWSLEDGER_EXTRACT_TIMEOUT_SECONDS": "600",
+            "NEWSLEDGER_EXTRACT_MAX_ELEMENTS": "0",  # the heavy page reaches trafilatura
             "NEWSLEDGER_ALLOWED_HOSTS": "127.0.0.1",
             "NEWSLEDGER_PER_HOST_DELAY_SECONDS": "0",
             "NEWSLEDGER_PER_HOST_CONCURRENCY": "8",

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from pathlib import Path
 
 import pytest
-from newsledger.tasks.overlap import Handoff, run_stages
+from fixture_site import FixtureSite
+from newsledger.tasks.extraction_pool import extraction_session
+from newsledger.tasks.fetch import FetchRequest
+from newsledger.tasks.overlap import FetchedPart, Handoff, run_stages, stream_fetches
+from newsledger.tasks.settings import Settings
 
 WAIT = 10.0  # generous: only a broken pipeline ever waits this long
 
@@ -76,3 +81,41 @@ def test_a_failed_stage_is_raised_in_the_caller(stage: str) -> None:
     with pytest.raises(ValueError, match=f"{stage} failed"):
         run_stages(produce, transform, consumed.append)
     assert consumed in ([], [1])  # what came before the failure may have been consumed
+
+
+# --- the fetch stage starts the extraction workers ------------------------------------------
+
+
+@pytest.mark.parametrize(("pages", "size", "started"), [(3, 900_000, True), (3, 2_000, False)])
+def test_the_fetch_stage_starts_the_workers_once_the_run_has_fetched_enough(
+    site: FixtureSite, tmp_path: Path, pages: int, size: int, started: bool
+) -> None:
+    """Over 2 MB fetched (what a run would extract in-process), the workers are started while
+    fetching goes on, before any batch reaches the extraction stage; a small run starts none."""
+    body = "<html><body><article>" + "<p>word</p>" * (size // 11) + "</article></body></html>"
+    paths = [f"/big/{index}.html" for index in range(pages)]
+    for path in paths:
+        site.set_page(path, body)
+    settings = Settings(
+        db=tmp_path / "ledger.duckdb",
+        prefect_home=tmp_path / ".prefect",
+        allowed_hosts=["127.0.0.1"],
+        per_host_delay_seconds=0.0,
+        extract_workers=1,
+        batch_size=pages,  # one batch, handed on after the last page
+    )
+    seen: list[tuple[int, bool]] = []
+    with extraction_session(settings) as pool:
+        assert pool is not None and not pool.running
+
+        def on_batch(part: FetchedPart) -> None:
+            seen.append((len(part.results), pool.running))
+
+        stream_fetches(
+            settings,
+            [FetchRequest(site.url(path)) for path in paths],
+            on_batch,
+            stopped=threading.Event(),
+        )
+        assert pool.started == (1 if started else 0)
+    assert seen == [(pages, started)]

@@ -87,10 +87,12 @@ def _run_here(
 ) -> dict[str, Any]:
     """The in-process run of the flow ``flow``: the plain function it wraps, given the flow's
     parameters, without Prefect."""
-    from newsledger.tasks import crawl, pipeline
+    if flow == "ingest_files":  # the file fast path: no web modules (httpx, feedparser…)
+        from newsledger.tasks import pipeline
 
-    if flow == "ingest_files":
         return pipeline.run_file_ingest(parameters["paths"], settings, context=context).as_dict()
+    from newsledger.tasks import crawl
+
     if flow == "ingest_urls":
         return crawl.run_url_ingest(parameters["urls"], settings, context=context).as_dict()
     if flow == "poll_feeds":
