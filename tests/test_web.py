@@ -969,7 +969,7 @@ def test_reprocess_adds_a_revision_only_where_the_extraction_changes(
         return content
 
     monkeypatch.setattr(pipeline, "describe", describe)
-    new_version = extractor_revision(7)
+    new_version = extractor_revision(clean.EXTRACTOR_REVISION + 1)
     summary = run_reprocess(settings)
 
     assert (summary.revised, summary.unchanged, summary.failed) == (1, 1, 0)
