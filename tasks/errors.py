@@ -18,6 +18,8 @@ NewsledgerError                stage "pipeline", code "error" (the base of all)
 │   └── IdentityCollisionError     code "identity_collision" (two files, one identity)
 ├── ExtractionError            stage "clean", code "no_content": no article text extracted
 │   ├── EmptyExtractionError       code "empty_extraction" (too few letters to be a story)
+│   ├── TooManyElementsError       code "too_many_elements" (more HTML elements than
+│   │                              NEWSLEDGER_EXTRACT_MAX_ELEMENTS: refused before extraction)
 │   └── ExtractorStartError        code "extractor_start" (an extraction worker cannot start)
 ├── FetchError                 stage "fetch", code "fetch": the web gave no usable page
 │   ├── BlockedURLError            code "blocked"      (SSRF guard, bad scheme)
