@@ -104,8 +104,7 @@ def list_stories(settings: Settings, filters: StoryFilter) -> dict[str, Any]:
     if q:
         with reader(settings) as conn:
             ranking = rank(conn, q, limit=SEARCH_STORIES)
-        params = filters.params(sorted(ranking.article_ids))
-        with reader(settings) as conn:
+            params = filters.params(sorted(ranking.article_ids))
             if ranking.rows:
                 stories, facets = _story_page(conn, params)
             else:
