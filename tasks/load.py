@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
 
+from newsledger.tasks.compression import GZIP_WBITS, TooLarge, Truncated, inflate_bounded
 from newsledger.tasks.encoding import bomless_utf16
 from newsledger.tasks.errors import (
     BinaryInputError,
@@ -221,25 +222,17 @@ def _identity_of(resolved: Path, root: Path) -> str:
 
 
 def _gunzip_bounded(raw: bytes, limit: int, name: str) -> bytes:
-    data = b""
-    rest = raw
-    # A gzip file may hold several members (`cat a.gz b.gz`): read them all, like gunzip.
-    while True:
-        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            data += decompressor.decompress(rest, limit + 1 - len(data))
-        except zlib.error as exc:
-            raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
-        if len(data) > limit:
-            raise OversizedInputError(
-                f"{name}: decompresses to more than {limit:,} bytes "
-                "(limit NEWSLEDGER_MAX_FILE_BYTES)"
-            )
-        if not decompressor.eof:
-            raise DecodeInputError(f"{name}: truncated gzip file")
-        rest = decompressor.unused_data
-        if not rest.startswith(b"\x1f\x8b"):  # no further member (trailing bytes are ignored)
-            return data
+    """A ``.gz`` file's content (every member, like gunzip), at most ``limit`` bytes."""
+    try:
+        return inflate_bounded(raw, limit, wbits=GZIP_WBITS, multi_member=True)
+    except zlib.error as exc:
+        raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
+    except TooLarge:
+        raise OversizedInputError(
+            f"{name}: decompresses to more than {limit:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
+        ) from None
+    except Truncated:
+        raise DecodeInputError(f"{name}: truncated gzip file") from None
 
 
 def looks_binary(data: bytes) -> bool:

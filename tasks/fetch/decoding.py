@@ -6,6 +6,7 @@ from __future__ import annotations
 import zlib
 
 import brotli
+from newsledger.tasks.compression import GZIP_WBITS, TooLarge, Truncated, inflate_bounded
 from newsledger.tasks.errors import ContentTypeError, ResponseTooLargeError
 
 
@@ -30,30 +31,22 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int, url: str =
     for coding in reversed(codings):
         try:
             if coding in ("gzip", "x-gzip"):
-                data = _inflate(data, limit, wbits=16 + zlib.MAX_WBITS, multi_member=True)
+                data = inflate_bounded(data, limit, wbits=GZIP_WBITS, multi_member=True)
             elif coding == "deflate":
-                data = _inflate(data, limit, wbits=_deflate_wbits(data), multi_member=False)
+                data = inflate_bounded(data, limit, wbits=_deflate_wbits(data), multi_member=False)
             elif coding == "br":
                 data = _unbrotli(data, limit)
             elif coding != "identity":
                 raise ContentTypeError(f"unsupported Content-Encoding {coding!r} from {url}")
-        except _TooLarge:
+        except TooLarge:
             raise ResponseTooLargeError(
                 f"body of {url} decompresses ({coding}) to more than {limit} bytes"
             ) from None
-        except (zlib.error, brotli.error, _Truncated) as exc:
+        except (zlib.error, brotli.error, Truncated) as exc:
             raise ContentTypeError(f"corrupt {coding} body from {url}: {exc}") from exc
     if len(data) > limit:
         raise ResponseTooLargeError(f"body of {url} is larger than {limit} bytes")
     return data
-
-
-class _TooLarge(Exception):
-    """Internal: decompression went past the limit."""
-
-
-class _Truncated(Exception):
-    """Internal: the compressed stream ended early."""
 
 
 def _deflate_wbits(data: bytes) -> int:
@@ -62,22 +55,6 @@ def _deflate_wbits(data: bytes) -> int:
         len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
     )
     return zlib.MAX_WBITS if has_zlib_header else -zlib.MAX_WBITS
-
-
-def _inflate(data: bytes, limit: int, *, wbits: int, multi_member: bool) -> bytes:
-    """Bounded zlib/gzip/deflate decoding: never holds more than ``limit + 1`` output bytes."""
-    out = bytearray()
-    while True:
-        decoder = zlib.decompressobj(wbits)
-        # max_length stops inflating once the budget is full; hitting it means "too large".
-        out += decoder.decompress(data, limit + 1 - len(out))
-        if len(out) > limit:
-            raise _TooLarge
-        if not decoder.eof:
-            raise _Truncated("the compressed stream is truncated")
-        data = decoder.unused_data
-        if not (multi_member and data.startswith(b"\x1f\x8b")):
-            return bytes(out)  # trailing garbage after the last gzip member is ignored
 
 
 def _unbrotli(data: bytes, limit: int) -> bytes:
@@ -90,7 +67,7 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
             break
         out += chunk
     if len(out) > limit:
-        raise _TooLarge
+        raise TooLarge
     if not decoder.is_finished():
-        raise _Truncated("the compressed stream is truncated")
+        raise Truncated("the compressed stream is truncated")
     return bytes(out)
