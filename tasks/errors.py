@@ -58,6 +58,10 @@ NewsledgerError                stage "pipeline", code "error" (the base of all)
 ExtractionPoolClosed           not a NewsledgerError on purpose (a RuntimeError): the run is
                                ending while a batch is being extracted; never a recorded
                                failure, it unwinds the run.
+DecompressedTooLarge           not NewsledgerErrors on purpose (ValueErrors): the bounded
+CompressedStreamTruncated      inflate of tasks/compression.py says why it stopped; the loader
+                               and the fetcher turn them into their own recorded errors
+                               (oversized / decode, too_large / content_type).
 """
 
 from __future__ import annotations
@@ -313,3 +317,11 @@ class QueryOutputError(QueryError, UsageError):
 
 class ExtractionPoolClosed(RuntimeError):
     """The extraction pool was stopped (the run is ending) while a batch was being extracted."""
+
+
+class DecompressedTooLarge(ValueError):
+    """The decompressed data is over the limit (it was not decompressed further)."""
+
+
+class CompressedStreamTruncated(ValueError):
+    """The compressed stream ended early."""

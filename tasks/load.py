@@ -22,11 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from stat import S_ISREG
 
-from newsledger.tasks.compression import GZIP_WBITS, TooLarge, Truncated, inflate_bounded
+from newsledger.tasks.compression import GZIP_WBITS, inflate_bounded
 from newsledger.tasks.encoding import bomless_utf16
 from newsledger.tasks.errors import (
     BinaryInputError,
+    CompressedStreamTruncated,
     DecodeInputError,
+    DecompressedTooLarge,
     EmptyInputError,
     IdentityCollisionError,
     InputError,
@@ -227,11 +229,11 @@ def _gunzip_bounded(raw: bytes, limit: int, name: str) -> bytes:
         return inflate_bounded(raw, limit, wbits=GZIP_WBITS, multi_member=True)
     except zlib.error as exc:
         raise DecodeInputError(f"{name}: not a valid gzip file ({exc})") from exc
-    except TooLarge:
+    except DecompressedTooLarge:
         raise OversizedInputError(
             f"{name}: decompresses to more than {limit:,} bytes (limit NEWSLEDGER_MAX_FILE_BYTES)"
         ) from None
-    except Truncated:
+    except CompressedStreamTruncated:
         raise DecodeInputError(f"{name}: truncated gzip file") from None
 
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 import zlib
 
 import brotli
-from newsledger.tasks.compression import GZIP_WBITS, TooLarge, Truncated, inflate_bounded
-from newsledger.tasks.errors import ContentTypeError, ResponseTooLargeError
+from newsledger.tasks.compression import GZIP_WBITS, inflate_bounded
+from newsledger.tasks.errors import (
+    CompressedStreamTruncated,
+    ContentTypeError,
+    DecompressedTooLarge,
+    ResponseTooLargeError,
+)
 
 
 def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
@@ -38,11 +43,11 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int, url: str =
                 data = _unbrotli(data, limit)
             elif coding != "identity":
                 raise ContentTypeError(f"unsupported Content-Encoding {coding!r} from {url}")
-        except TooLarge:
+        except DecompressedTooLarge:
             raise ResponseTooLargeError(
                 f"body of {url} decompresses ({coding}) to more than {limit} bytes"
             ) from None
-        except (zlib.error, brotli.error, Truncated) as exc:
+        except (zlib.error, brotli.error, CompressedStreamTruncated) as exc:
             raise ContentTypeError(f"corrupt {coding} body from {url}: {exc}") from exc
     if len(data) > limit:
         raise ResponseTooLargeError(f"body of {url} is larger than {limit} bytes")
@@ -67,7 +72,7 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
             break
         out += chunk
     if len(out) > limit:
-        raise TooLarge
+        raise DecompressedTooLarge
     if not decoder.is_finished():
-        raise Truncated("the compressed stream is truncated")
+        raise CompressedStreamTruncated("the compressed stream is truncated")
     return bytes(out)
