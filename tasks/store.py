@@ -87,6 +87,27 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def story_summary_rows(*, only_listed: bool) -> str:
+    """``story_summary_rows.sql``: the summary rows of the stories ``$article_ids`` (a list)
+    when ``only_listed``, else of every story."""
+    filters = {
+        "/*revisions_of_stories*/": "WHERE article_id IN (SELECT unnest($article_ids))",
+        "/*articles_of_stories*/": "WHERE a.article_id IN (SELECT unnest($article_ids))",
+    }
+    text = sql("story_summary_rows")
+    for marker, condition in filters.items():
+        text = text.replace(marker, condition if only_listed else "")
+    return text
+
+
+def story_summary_statement(name: str) -> str:
+    """``refresh_story_summary`` (the batch write: the stories ``$article_ids``) or
+    ``rebuild_story_summary`` (every story), with the one definition of the rows."""
+    return sql(name).replace(
+        "/*rows*/", story_summary_rows(only_listed=name == "refresh_story_summary")
+    )
+
+
 def migrations() -> list[tuple[int, str, Path]]:
     found = []
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
@@ -641,7 +662,7 @@ def write_batch(
             _insert(conn, "insert_revisions", plan.revisions)
             if plan.revisions:  # the stories' summary rows (migration 017), same transaction
                 conn.execute(
-                    sql("refresh_story_summary"),
+                    story_summary_statement("refresh_story_summary"),
                     {"article_ids": sorted({row.article_id for row in plan.revisions})},
                 )
             _insert(conn, "insert_observations", plan.observations)
@@ -665,4 +686,3 @@ def write_batch(
             conn.execute("ROLLBACK")
             raise
     return outcomes, list(plan.stale)
-

@@ -15,7 +15,7 @@ from ledger_stories import StoryLedger, build_story_ledger, query
 from newsledger.flows.cli import app
 from newsledger.tasks.query import QueryError, export_query, ledger_stats, table_query
 from newsledger.tasks.settings import Settings
-from newsledger.tasks.store import MIGRATIONS_DIR, SQL_DIR, ensure_ledger
+from newsledger.tasks.store import MIGRATIONS_DIR, ensure_ledger, story_summary_rows
 from typer.testing import CliRunner
 
 
@@ -215,9 +215,8 @@ def test_migration_002_upgrades_an_existing_ledger(tmp_path: Path) -> None:
 
 def test_story_summary_is_what_the_revisions_say(stories: StoryLedger) -> None:
     """The batch writes kept story_summary (migration 017) equal, row for row, to what
-    rebuilding it from every revision gives (tasks/sql/rebuild_story_summary.sql)."""
-    rebuild = (SQL_DIR / "rebuild_story_summary.sql").read_text(encoding="utf-8")
-    derived = rebuild.split("INSERT INTO story_summary", 1)[1].strip().rstrip(";")
+    rebuilding it from every revision gives (tasks/sql/story_summary_rows.sql, every story)."""
+    derived = story_summary_rows(only_listed=False).strip().rstrip(";")
     kept = query(stories.settings, "SELECT * FROM story_summary ORDER BY article_id")
     assert kept == query(stories.settings, f"SELECT * FROM ({derived}) ORDER BY article_id")
     revised = query(

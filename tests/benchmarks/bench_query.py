@@ -37,7 +37,12 @@ from newsledger.tasks.search import (  # noqa: E402
     search_index_status,
 )
 from newsledger.tasks.settings import Settings  # noqa: E402
-from newsledger.tasks.store import ensure_ledger, open_reader, sql  # noqa: E402
+from newsledger.tasks.store import (  # noqa: E402
+    ensure_ledger,
+    open_reader,
+    sql,
+    story_summary_statement,
+)
 
 COMMON_WORDS = (
     "the of and to a in that is was he for it with as his on be at by i this had not are but "
@@ -217,7 +222,7 @@ def generate(conn: duckdb.DuckDBPyConnection, stories: int) -> None:
         SELECT run_id, 'ingest_files', min(observed_at), max(observed_at), 'completed', 'local',
                count(*) FILTER (WHERE revision = 1), count(*) FILTER (WHERE revision > 1)
         FROM revisions GROUP BY run_id""")
-    conn.execute(sql("rebuild_story_summary"))
+    conn.execute(story_summary_statement("rebuild_story_summary"))
     conn.execute("COMMIT")
     conn.execute("CHECKPOINT")
 
@@ -275,7 +280,7 @@ def add_revisions(db: Path, count: int) -> None:
                 QUALIFY revision = max(revision) OVER (PARTITION BY article_id)
             )
             USING SAMPLE {count} ROWS (reservoir, 11)""")
-        conn.execute(sql("rebuild_story_summary"))  # what the batch write keeps
+        conn.execute(story_summary_statement("rebuild_story_summary"))  # what the batch write keeps
 
 
 def query_words(settings: Settings) -> list[str]:
